@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/** "10m" → 600000. Durations in rule files are strings with a unit so a reader never guesses. */
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) throw new Error(`"${text}" is not a duration such as 30s, 10m, 1h or 7d`);
+  return Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]);
+}
+
+/** The shortest exact spelling of a duration, for summaries and the effective config. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * A zod duration field. It stays a string in the effective config (so `validate` prints what the
+ * user wrote) and is bounded here, once, so detectors never see a zero or absurd window.
+ */
+export function duration(min: string, max: string) {
+  const lo = parseDuration(min);
+  const hi = parseDuration(max);
+  return z.string().superRefine((s, ctx) => {
+    let ms: number;
+    try {
+      ms = parseDuration(s);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return;
+    }
+    if (ms < lo || ms > hi) ctx.addIssue({ code: 'custom', message: `${s} is outside ${min}..${max}` });
+  });
+}

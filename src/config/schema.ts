@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { SEVERITIES, type DetectorSpec, type Severity } from '../detectors/types.js';
+import { isCidr } from './allowlist.js';
+import { duration } from './duration.js';
+
+export const allowlistSchema = z
+  .strictObject({
+    cidrs: z.array(z.string().refine(isCidr, { message: 'not an IP address or CIDR range' })).default([]),
+    accounts: z.array(z.string().min(1)).default([]),
+  })
+  .prefault({});
+
+/** Keys every detector has, whatever its type. */
+function commonShape(defaultSeverity: Severity) {
+  return {
+    enabled: z.boolean().default(true),
+    severity: z.enum(SEVERITIES).default(defaultSeverity),
+    /** shadow: alerts are produced, marked `"shadow": true` and kept apart, for trying a rule safely. */
+    mode: z.enum(['enforce', 'shadow']).default('enforce'),
+    /** Overrides the global cooldown for this detector. */
+    cooldown: duration('0s', '90d').optional(),
+    allowlist: allowlistSchema,
+  };
+}
+
+export function detectorSchema(spec: DetectorSpec) {
+  const options = spec.options as unknown as z.ZodObject;
+  return z.strictObject({ ...commonShape(spec.defaultSeverity), ...options.shape }).prefault({});
+}
+
+export function rulesSchema(specs: readonly DetectorSpec[]) {
+  const detectors: Record<string, z.ZodType> = {};
+  for (const spec of specs) detectors[spec.id] = detectorSchema(spec);
+  return z.strictObject({
+    version: z.literal(1).default(1),
+    /** How long the reorder buffer waits for out-of-order events (event time). 0 = eager. */
+    lateness: duration('0s', '1h').default('30s'),
+    /** How long an eventId is remembered to drop redelivered duplicates (event time). */
+    dedupeHorizon: duration('0s', '7d').default('1h'),
+    /** Repeated triggers of one detector on one key within this give one alert. */
+    cooldown: duration('0s', '90d').default('30m'),
+    allowlist: allowlistSchema,
+    detectors: z.strictObject(detectors).prefault({}),
+  });
+}

@@ -1,0 +1,14 @@
+// PLACEHOLDER: being written; replaced before commit.
+import { z } from 'zod';
+import { defineDetector } from './types.js';
+
+export const loginRateAnomaly = defineDetector({
+  id: 'login_rate_anomaly',
+  keyKind: 'account',
+  defaultSeverity: 'high',
+  description: 'placeholder',
+  options: z.strictObject({}),
+  create() {
+    return { id: 'login_rate_anomaly', keyKind: 'account', stateVersion: 1, retentionMs: 0, keyOf: () => undefined, onEvent: (_e, s) => s };
+  },
+});

@@ -1,0 +1,170 @@
+import type { Alert } from '../alerts/alert.js';
+import type { Rules } from '../config/rules.js';
+import type { DecodeResult, FraudEvent } from '../events/types.js';
+import type { GeoLocator } from '../geo/locator.js';
+import { Deduper } from './dedupe.js';
+import { Engine } from './engine.js';
+import { ReorderBuffer } from './reorderBuffer.js';
+import { Stats } from './stats.js';
+
+export interface PipelineOptions<T> {
+  readonly rules: Rules;
+  readonly locator: GeoLocator;
+  /** Called for every alert, with the tag the triggering event was pushed with. */
+  readonly onAlert: (alert: Alert, trigger: FraudEvent, tag: T) => void;
+  /** Called when an event leaves the pipeline (scored, or dropped as a duplicate). */
+  readonly onReleased?: (tag: T) => void;
+  /** Overrides the rules' lateness (the daemon's `--lateness`, benchmarks' eager mode). */
+  readonly latenessMs?: number;
+}
+
+interface SourceClock {
+  maxTs: number;
+  idle: boolean;
+}
+
+/**
+ * The one processing path every front door uses (replay, daemon, backtest):
+ *
+ *   decoded event → reorder buffer (event-time order, watermark = min over sources of
+ *   max ts seen − lateness) → de-duplication by eventId → Engine (detectors, suppression).
+ *
+ * Front doors differ only in where events come from and where alerts go. The only wall-clock
+ * decision, treating a quiet source as idle, belongs to the caller (the daemon); replay never
+ * makes it.
+ */
+export class Pipeline<T = undefined> {
+  readonly stats = new Stats();
+  private readonly engine: Engine;
+  private readonly buffer = new ReorderBuffer<T>();
+  private readonly dedupe: Deduper;
+  private readonly sources = new Map<string | number, SourceClock>();
+  private latenessMs: number;
+  private readonly latenessOverride: number | undefined;
+  private lastTs = Number.NEGATIVE_INFINITY;
+  private lastId = '';
+  private currentTag: T | undefined;
+
+  constructor(private readonly options: PipelineOptions<T>) {
+    this.latenessOverride = options.latenessMs;
+    this.latenessMs = options.latenessMs ?? options.rules.latenessMs;
+    this.dedupe = new Deduper(options.rules.dedupeHorizonMs);
+    this.engine = new Engine(options.rules, options.locator, this.stats, (alert, trigger) =>
+      options.onAlert(alert, trigger, this.currentTag as T),
+    );
+  }
+
+  get rules(): Rules {
+    return this.engine.currentRules;
+  }
+
+  get buffered(): number {
+    return this.buffer.size;
+  }
+
+  /** The engine, for state inspection (metrics, memory benchmark, changelog). */
+  get core(): Engine {
+    return this.engine;
+  }
+
+  /** Hot reload: the next released event is scored with the new rules. */
+  setRules(rules: Rules): void {
+    this.engine.setRules(rules);
+    this.latenessMs = this.latenessOverride ?? rules.latenessMs;
+  }
+
+  /** Counts an invalid record (the caller dead-letters or reports it) or pushes a valid one. */
+  offer(result: DecodeResult, source: string | number, tag: T): void {
+    this.stats.read++;
+    if (!result.ok) {
+      this.stats.countInvalid(result.reason);
+      return;
+    }
+    this.push(result.event, source, tag);
+  }
+
+  /** Accepts a valid event from `source` and releases whatever the watermark now allows. */
+  push(ev: FraudEvent, source: string | number, tag: T): void {
+    this.stats.valid++;
+    this.stats.byType[ev.type]!++;
+    let clock = this.sources.get(source);
+    if (clock === undefined) {
+      clock = { maxTs: ev.ts, idle: false };
+      this.sources.set(source, clock);
+    }
+    clock.idle = false;
+    if (ev.ts > clock.maxTs) clock.maxTs = ev.ts;
+
+    if (ev.ts < this.lastTs || (ev.ts === this.lastTs && ev.eventId < this.lastId)) {
+      // Later than the lateness allows: events after it were already scored. It is still
+      // scored (never dropped), out of order, and counted so operators can widen the lateness.
+      this.stats.late++;
+      this.release(ev, tag);
+      return;
+    }
+    this.buffer.push(ev, tag);
+    this.drain();
+  }
+
+  /**
+   * Marks a source idle (no data for a while, by the daemon's wall clock) or removes it, so it
+   * stops holding back the watermark. A source that sends again is active again.
+   */
+  setIdle(source: string | number, idle = true): void {
+    const clock = this.sources.get(source);
+    if (clock) clock.idle = idle;
+  }
+
+  removeSource(source: string | number): void {
+    this.sources.delete(source);
+  }
+
+  /** The event time up to which events are released. */
+  watermark(): number {
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (const c of this.sources.values()) {
+      if (c.maxTs > max) max = c.maxTs;
+      if (!c.idle && c.maxTs < min) min = c.maxTs;
+    }
+    // All sources idle: the newest time seen bounds what can still be reordered.
+    if (min === Number.POSITIVE_INFINITY) min = max;
+    return min - this.latenessMs;
+  }
+
+  /** Releases buffered events the watermark has passed. */
+  drain(): void {
+    const wm = this.watermark();
+    while (this.buffer.peekTs() <= wm) {
+      const e = this.buffer.pop()!;
+      this.release(e.event, e.tag);
+    }
+  }
+
+  /** End of input (or a source idle past the lateness): release everything buffered. */
+  flush(): void {
+    for (let e = this.buffer.pop(); e !== undefined; e = this.buffer.pop()) this.release(e.event, e.tag);
+  }
+
+  /** Tags of events still buffered: their offsets must not be committed yet. */
+  bufferedTags(): IterableIterator<T> {
+    return this.buffer.tags();
+  }
+
+  private release(ev: FraudEvent, tag: T): void {
+    if (ev.ts > this.lastTs || (ev.ts === this.lastTs && ev.eventId > this.lastId)) {
+      this.lastTs = ev.ts;
+      this.lastId = ev.eventId;
+      this.dedupe.expire(ev.ts);
+    }
+    if (this.dedupe.isDuplicate(ev.eventId, ev.ts)) {
+      this.stats.duplicates++;
+    } else {
+      this.stats.processed++;
+      this.currentTag = tag;
+      this.engine.process(ev);
+      this.currentTag = undefined;
+    }
+    this.options.onReleased?.(tag);
+  }
+}

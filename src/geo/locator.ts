@@ -1,0 +1,81 @@
+import { createRequire } from 'node:module';
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Where an address is, as far as the geolocation database knows. `accuracyKm` is the
+ * database's accuracy radius (geoip-lite's `area`); a fix is `precise` only when it names a
+ * city and its radius is within the configured bound, otherwise it is country-level context.
+ */
+export interface GeoPoint {
+  readonly country: string;
+  readonly region: string;
+  readonly city: string;
+  readonly lat: number;
+  readonly lon: number;
+  readonly accuracyKm: number;
+}
+
+export interface GeoLocator {
+  /** Returns null for private, reserved or unknown addresses. */
+  lookup(ip: string): GeoPoint | null;
+}
+
+interface GeoipLiteModule {
+  lookup(ip: string): { country: string; region: string; city: string; ll: [number | null, number | null]; area?: number } | null;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Radius used when the database gives coordinates but no accuracy; treated as coarse. */
+const UNKNOWN_ACCURACY_KM = 1000;
+
+/**
+ * geoip-lite behind a bounded LRU cache. A lookup is a binary search costing a few
+ * microseconds; the same addresses recur constantly in a login stream (homes, NATs), so the
+ * cache removes most of that cost. Misses (null) are cached too, wrapped so LRU can hold them.
+ */
+export class GeoipLiteLocator implements GeoLocator {
+  private readonly geoip: GeoipLiteModule;
+  private readonly cache: LRUCache<string, { point: GeoPoint | null }>;
+
+  constructor(cacheSize = 100_000) {
+    // geoip-lite loads ~150 MB of data synchronously on first require: keep it out of module
+    // import so commands that never locate (validate, generate) start instantly.
+    this.geoip = require('geoip-lite') as GeoipLiteModule;
+    this.cache = new LRUCache({ max: cacheSize });
+  }
+
+  lookup(ip: string): GeoPoint | null {
+    const hit = this.cache.get(ip);
+    if (hit !== undefined) return hit.point;
+    const point = this.resolve(ip);
+    this.cache.set(ip, { point });
+    return point;
+  }
+
+  private resolve(ip: string): GeoPoint | null {
+    const r = this.geoip.lookup(ip);
+    if (!r || !r.country) return null;
+    const [lat, lon] = r.ll;
+    if (lat === null || lon === null) return null;
+    return Object.freeze({
+      country: r.country,
+      region: r.region ?? '',
+      city: r.city ?? '',
+      lat,
+      lon,
+      accuracyKm: typeof r.area === 'number' && r.area > 0 ? r.area : UNKNOWN_ACCURACY_KM,
+    });
+  }
+}
+
+/** A fixed table, for tests and for users who bring their own geolocation. */
+export class StaticLocator implements GeoLocator {
+  private readonly table: ReadonlyMap<string, GeoPoint>;
+  constructor(entries: Record<string, GeoPoint>) {
+    this.table = new Map(Object.entries(entries));
+  }
+  lookup(ip: string): GeoPoint | null {
+    return this.table.get(ip) ?? null;
+  }
+}
