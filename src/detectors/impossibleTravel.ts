@@ -1,14 +1,260 @@
-// PLACEHOLDER: being written; replaced before commit.
 import { z } from 'zod';
-import { defineDetector } from './types.js';
+import type { FraudEvent } from '../events/types.js';
+import { haversineKm, isPreciseFix } from '../geo/distance.js';
+import type { GeoPoint } from '../geo/locator.js';
+import { round } from '../windows/baseline.js';
+import { defineDetector, type Detector } from './types.js';
 
+/*
+ * No two points on Earth are further apart than half its circumference (π × 6371.0088 km), so
+ * a fix older than that distance at the speed limit can never be part of an impossible pair:
+ * that bounds how long fixes are kept without a separate option.
+ */
+const HALF_EARTH_CIRCUMFERENCE_KM = 20_016;
+const HOUR_MS = 3_600_000;
+
+const options = z.strictObject({
+  /** Travel speed (km/h) above which two fixes are impossible for one person. Default 900 (an airliner). */
+  maxSpeedKmh: z.number().min(100).max(5000).default(900),
+  /**
+   * Distance (km) that must remain after subtracting both fixes' accuracy radii before a pair
+   * is judged at all. Keeps database noise and neighbouring cities quiet. Default 500.
+   */
+  minDistanceKm: z.number().min(0).max(5000).default(500),
+  /**
+   * Accuracy radius (km) above which a location is country-level context, not a position fix:
+   * it neither triggers nor replaces a stored fix. Default 250.
+   */
+  maxAccuracyKm: z.number().min(1).max(1000).default(250),
+  /**
+   * The distance floor (km) used instead of `minDistanceKm` when both fixes are accurate
+   * (accuracy ≤ `preciseAccuracyKm`), so short hops between precisely located cities are caught.
+   * Never above `minDistanceKm`; set it equal to `minDistanceKm` to turn short hops off. Default 100.
+   */
+  preciseMinDistanceKm: z.number().min(0).max(5000).default(100),
+  /** Accuracy radius (km) at or below which a fix counts as accurate for `preciseMinDistanceKm`. Default 50. */
+  preciseAccuracyKm: z.number().min(1).max(1000).default(50),
+  /**
+   * Also take position fixes from playback starts and heartbeats, not only successful logins,
+   * so a hijacked session (stolen cookie, no login) streaming from elsewhere is caught. Default true.
+   */
+  playbackFixes: z.boolean().default(true),
+  /**
+   * Distinct places (cities) whose latest fix is remembered per account. More than one lets a
+   * foreign stream interleaved with the owner's home stream be compared with home, not only with
+   * itself. Default 4.
+   */
+  maxPlaces: z.number().int().min(1).max(16).default(4),
+});
+
+type FixKind = 'login' | 'playback_start' | 'playback_heartbeat';
+
+/** The latest fix from one place (city). Mutated in place when the same place reports again. */
+interface Fix {
+  ts: number;
+  eventId: string;
+  kind: FixKind;
+  ip: string;
+  /** null, not undefined, when unknown (logins carry no session): evidence keeps the key. */
+  deviceId: string | null;
+  sessionId: string | null;
+  country: string;
+  region: string;
+  city: string;
+  lat: number;
+  lon: number;
+  accuracyKm: number;
+}
+
+/** At most `maxPlaces` fixes (≤ 16), one per city, in no particular order. */
+interface State {
+  fixes: Fix[];
+}
+
+function samePlace(fix: Fix, g: GeoPoint): boolean {
+  return fix.city === g.city && fix.region === g.region && fix.country === g.country;
+}
+
+function fixKind(ev: FraudEvent): FixKind {
+  if (ev.type === 'playback') return ev.action === 'start' ? 'playback_start' : 'playback_heartbeat';
+  return 'login';
+}
+
+const KIND_TEXT: Record<FixKind, string> = { login: 'login', playback_start: 'playback start', playback_heartbeat: 'playback heartbeat' };
+
+function describeFix(f: Fix) {
+  return {
+    at: new Date(f.ts).toISOString(),
+    event: f.kind,
+    ip: f.ip,
+    deviceId: f.deviceId,
+    sessionId: f.sessionId,
+    country: f.country,
+    region: f.region,
+    city: f.city,
+    lat: round(f.lat, 4),
+    lon: round(f.lon, 4),
+    accuracyKm: round(f.accuracyKm),
+  };
+}
+
+function setFix(f: Fix, ev: FraudEvent, g: GeoPoint, sessionId: string | null): void {
+  f.ts = ev.ts;
+  f.eventId = ev.eventId;
+  f.kind = fixKind(ev);
+  f.ip = ev.ip as string;
+  f.deviceId = ev.deviceId ?? null;
+  f.sessionId = sessionId;
+  f.country = g.country;
+  f.region = g.region;
+  f.city = g.city;
+  f.lat = g.lat;
+  f.lon = g.lon;
+  f.accuracyKm = g.accuracyKm;
+}
+
+function toFix(ev: FraudEvent, g: GeoPoint, sessionId: string | null): Fix {
+  return {
+    ts: ev.ts,
+    eventId: ev.eventId,
+    kind: fixKind(ev),
+    ip: ev.ip as string,
+    deviceId: ev.deviceId ?? null,
+    sessionId,
+    country: g.country,
+    region: g.region,
+    city: g.city,
+    lat: g.lat,
+    lon: g.lon,
+    accuracyKm: g.accuracyKm,
+  };
+}
+
+function placeText(f: Fix): string {
+  return `${f.city}, ${f.country} (${f.ip})`;
+}
+
+/**
+ * impossible_travel: two position fixes of one account further apart than anyone can travel in
+ * the time between them. Fixes are successful logins and (optionally) playback, so a hijacked
+ * session is caught as well as a second login.
+ */
 export const impossibleTravel = defineDetector({
   id: 'impossible_travel',
   keyKind: 'account',
   defaultSeverity: 'high',
-  description: 'placeholder',
-  options: z.strictObject({}),
-  create() {
-    return { id: 'impossible_travel', keyKind: 'account', stateVersion: 1, retentionMs: 0, keyOf: () => undefined, onEvent: (_e, s) => s };
+  description: 'Two precise location fixes (logins, playback) of one account further apart than a plane could fly in the time between them.',
+  options,
+  create(o): Detector<State> {
+    const maxSpeedKmh = o.maxSpeedKmh;
+    const minDistanceKm = o.minDistanceKm;
+    const preciseMinDistanceKm = Math.min(o.preciseMinDistanceKm, o.minDistanceKm);
+    const maxAccuracyKm = o.maxAccuracyKm;
+    const preciseAccuracyKm = o.preciseAccuracyKm;
+    const playbackFixes = o.playbackFixes;
+    const maxPlaces = o.maxPlaces;
+    const reachMs = Math.ceil((HALF_EARTH_CIRCUMFERENCE_KM / maxSpeedKmh) * HOUR_MS);
+
+    const keyOf = (ev: FraudEvent): string | undefined => {
+      if (ev.type === 'login') return ev.success ? ev.accountId : undefined;
+      if (ev.type === 'playback') return playbackFixes && ev.action !== 'stop' ? ev.accountId : undefined;
+      return undefined;
+    };
+
+    return {
+      id: 'impossible_travel',
+      keyKind: 'account',
+      stateVersion: 1,
+      retentionMs: reachMs,
+      keyOf,
+      onEvent(ev, state, ctx, emit) {
+        const g = ctx.geo;
+        // Country-level locations say nothing about where the person is within hundreds of km.
+        if (!isPreciseFix(g, maxAccuracyKm)) return state;
+        const sessionId = ev.type === 'playback' ? ev.sessionId : null;
+
+        const fixes = state?.fixes ?? [];
+        let same: Fix | undefined;
+        let best: Fix | undefined;
+        let bestRaw = 0;
+        let bestEff = 0;
+        let bestFloor = 0;
+        let bestPrecise = false;
+        let bestSpeed = -1;
+        for (let i = fixes.length - 1; i >= 0; i--) {
+          const f = fixes[i]!;
+          // Too old to be part of an impossible pair with this or any later fix.
+          if (f.ts < ev.ts - reachMs) {
+            fixes.splice(i, 1);
+            continue;
+          }
+          if (samePlace(f, g)) {
+            same = f;
+            continue;
+          }
+          // One playback session is one device streaming: a jump within it is its address being
+          // re-geolocated (mobile gateway, VPN toggle), not a second person.
+          if (sessionId !== null && f.sessionId === sessionId) continue;
+          const raw = haversineKm(f.lat, f.lon, g.lat, g.lon);
+          const eff = raw - f.accuracyKm - g.accuracyKm;
+          const precise = f.accuracyKm <= preciseAccuracyKm && g.accuracyKm <= preciseAccuracyKm;
+          const floor = precise ? preciseMinDistanceKm : minDistanceKm;
+          if (eff <= floor) continue;
+          // Late events are compared too: the pair's order does not change its speed.
+          const dt = Math.abs(ev.ts - f.ts);
+          const speed = dt === 0 ? Number.POSITIVE_INFINITY : eff / (dt / HOUR_MS);
+          if (speed > maxSpeedKmh && speed > bestSpeed) {
+            best = f;
+            bestRaw = raw;
+            bestEff = eff;
+            bestFloor = floor;
+            bestPrecise = precise;
+            bestSpeed = speed;
+          }
+        }
+
+        if (best !== undefined) {
+          const current = toFix(ev, g, sessionId);
+          const [from, to] = best.ts <= current.ts ? [best, current] : [current, best];
+          const dt = to.ts - from.ts;
+          const minutes = dt / 60_000;
+          const when = dt === 0 ? 'at the same moment' : `${round(minutes)} min later`;
+          const speedText = dt === 0 ? 'impossible at any speed' : `an implied ${round(bestSpeed, 0)} km/h`;
+          emit({
+            detector: 'impossible_travel',
+            key: ev.accountId,
+            summary:
+              `Account ${ev.accountId}: ${KIND_TEXT[from.kind]} from ${placeText(from)} then ${KIND_TEXT[to.kind]} from ${placeText(to)} ${when}: ` +
+              `${round(bestEff, 0)} km apart after allowing for both locations' accuracy, ${speedText} against a limit of ${maxSpeedKmh} km/h.`,
+            evidence: {
+              from: describeFix(from),
+              to: describeFix(to),
+              distanceKm: round(bestRaw),
+              effectiveDistanceKm: round(bestEff),
+              elapsedMinutes: round(minutes),
+              speedKmh: dt === 0 ? null : round(bestSpeed, 0),
+              maxSpeedKmh,
+              minDistanceKm: bestFloor,
+              distanceFloor: bestPrecise ? 'precise' : 'standard',
+            },
+            eventIds: [best.eventId, ev.eventId],
+          });
+        }
+
+        if (same !== undefined) {
+          // Heartbeats land here: overwrite in place, no allocation. A late fix must not
+          // overwrite a newer one from the same place.
+          if (ev.ts >= same.ts) setFix(same, ev, g, sessionId);
+        } else {
+          fixes.push(toFix(ev, g, sessionId));
+          if (fixes.length > maxPlaces) {
+            let oldest = 0;
+            for (let i = 1; i < fixes.length; i++) if (fixes[i]!.ts < fixes[oldest]!.ts) oldest = i;
+            fixes.splice(oldest, 1);
+          }
+        }
+        return state ?? { fixes };
+      },
+    };
   },
 });

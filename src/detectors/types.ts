@@ -47,10 +47,14 @@ export interface Detector<S = unknown> {
   readonly stateVersion: number;
   /** How long after a key's last event its state is still worth keeping (event time, ms). */
   readonly retentionMs: number;
-  /** The key this event is scored under, or undefined when the detector ignores the event. */
-  keyOf(ev: FraudEvent): string | undefined;
-  /** Scores one event. May mutate and return `state`, return a new one, or undefined to drop it. */
-  onEvent(ev: FraudEvent, state: S | undefined, ctx: EventContext, emit: Emit): S | undefined;
+  /**
+   * The key this event is scored under, or undefined when the detector ignores the event. A
+   * detector that aggregates at two levels (an address and its network) returns both keys; it
+   * should return a reused array, not allocate one per event. `onEvent` then runs once per key.
+   */
+  keyOf(ev: FraudEvent): string | readonly string[] | undefined;
+  /** Scores one event under `key`. May mutate and return `state`, return a new one, or undefined to drop it. */
+  onEvent(ev: FraudEvent, state: S | undefined, ctx: EventContext, emit: Emit, key: string): S | undefined;
 }
 
 /**

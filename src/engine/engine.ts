@@ -113,20 +113,11 @@ export class Engine {
     for (let i = 0; i < detectors.length; i++) {
       const rule = detectors[i]!;
       const det = rule.detector;
-      const key = det.keyOf(ev);
-      if (key === undefined) continue;
-      const store = this.stores[det.keyKind];
-      let rec = store.get(key);
-      if (rec === undefined) {
-        rec = { lastTs: ev.ts, states: [] };
-        store.set(key, rec);
-      } else if (ev.ts > rec.lastTs) {
-        rec.lastTs = ev.ts;
-      }
-      const slot = DETECTOR_INDEX[rule.id]!;
+      const keys = det.keyOf(ev);
+      if (keys === undefined) continue;
       this.current = rule;
-      const next = det.onEvent(ev, rec.states[slot], ctx, this.emit);
-      rec.states[slot] = next;
+      if (typeof keys === 'string') this.score(rule, keys, ev);
+      else for (let k = 0; k < keys.length; k++) this.score(rule, keys[k]!, ev);
     }
     this.current = undefined;
     this.currentEvent = undefined;
@@ -135,6 +126,19 @@ export class Engine {
       for (const { rule, finding } of this.pending) this.raise(rule, finding, ev);
       this.pending.length = 0;
     }
+  }
+
+  private score(rule: DetectorRule, key: string, ev: FraudEvent): void {
+    const store = this.stores[rule.detector.keyKind];
+    let rec = store.get(key);
+    if (rec === undefined) {
+      rec = { lastTs: ev.ts, states: [] };
+      store.set(key, rec);
+    } else if (ev.ts > rec.lastTs) {
+      rec.lastTs = ev.ts;
+    }
+    const slot = DETECTOR_INDEX[rule.id]!;
+    rec.states[slot] = rule.detector.onEvent(ev, rec.states[slot], this.ctx, this.emit, key);
   }
 
   private isAllowlisted(list: Rules['allowlist'], keyIsAccount: boolean, key: string, ev: FraudEvent): boolean {
@@ -179,6 +183,7 @@ export class Engine {
       rulesVersion: this.rules.version,
       shadow: rule.shadow,
     });
+    bump(this.stats.alertsByDetectorSeverity, `${rule.id}|${severity}|${rule.shadow ? 'shadow' : 'enforce'}`);
     if (rule.shadow) bump(this.stats.shadowAlerts, rule.id);
     else {
       bump(this.stats.alerts, rule.id);

@@ -115,6 +115,14 @@ export class Pipeline<T = undefined> {
     if (clock) clock.idle = idle;
   }
 
+  /**
+   * Declares a source before its first event (an assigned Kafka partition), so the watermark
+   * waits for it until it sends or is marked idle, instead of racing ahead of its first fetch.
+   */
+  addSource(source: string | number): void {
+    if (!this.sources.has(source)) this.sources.set(source, { maxTs: Number.NEGATIVE_INFINITY, idle: false });
+  }
+
   removeSource(source: string | number): void {
     this.sources.delete(source);
   }

@@ -15,6 +15,8 @@ export class Stats {
   readonly alerts: Record<string, number> = {};
   readonly alertsBySeverity: Record<string, number> = {};
   readonly shadowAlerts: Record<string, number> = {};
+  /** "detector|severity|mode" → count, for metrics labels. */
+  readonly alertsByDetectorSeverity: Record<string, number> = {};
   readonly suppressedCooldown: Record<string, number> = {};
   readonly suppressedAllowlist: Record<string, number> = {};
 

@@ -1,0 +1,40 @@
+import { pino } from 'pino';
+import { resolveDaemonConfig, type RunFlags } from '../daemon/config.js';
+import { Daemon } from '../daemon/daemon.js';
+import { GeoipLiteLocator } from '../geo/locator.js';
+import { rulesFromFlag } from './rulesFlag.js';
+
+/** `fraudwatch run`: the daemon. Exits 0 after a graceful shutdown on SIGTERM or SIGINT. */
+export async function runCommand(flags: RunFlags): Promise<void> {
+  // Configuration and rules are checked before anything connects: a typo fails fast and clearly.
+  const config = resolveDaemonConfig(flags);
+  const rules = rulesFromFlag(config.rulesFile);
+  const log = pino({
+    level: config.logLevel,
+    base: { service: 'fraudwatch', clientId: config.clientId },
+    redact: { paths: ['*.password', '*.sasl.password', 'config.sasl.password', '*.key'], censor: '[redacted]' },
+  });
+  const daemon = new Daemon(config, rules, new GeoipLiteLocator(), log);
+
+  let exiting = false;
+  const shutdown = (signal: string) => {
+    if (exiting) return;
+    exiting = true;
+    daemon.stop(signal).then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => void daemon.reloadRules('SIGHUP'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+
+  await daemon.start();
+  log.info({ httpPort: daemon.httpPort, rulesVersion: rules.version }, 'running');
+  // Keep the command pending until a signal ends the process.
+  await new Promise<never>(() => undefined);
+}

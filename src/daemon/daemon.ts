@@ -1,0 +1,470 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import type { Server } from 'node:http';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Alert } from '../alerts/alert.js';
+import type { Rules } from '../config/rules.js';
+import { Pipeline } from '../engine/pipeline.js';
+import { decodeEvent } from '../events/decode.js';
+import type { FraudEvent } from '../events/types.js';
+import { FraudwatchError, formatRulesIssue, RulesError } from '../errors.js';
+import type { GeoLocator } from '../geo/locator.js';
+import { createKafka, defaultPartitioner } from '../kafka/client.js';
+import { rulesFromFlag } from '../cli/rulesFlag.js';
+import { describeConfig, type DaemonConfig } from './config.js';
+import { startHttp } from './http.js';
+import { DaemonMetrics } from './metrics.js';
+
+/** Where an event came from; travels with it through the reorder buffer. */
+interface Tag {
+  readonly partition: number;
+  readonly offset: number;
+  /** Wall clock (performance.now) when the daemon received it, for the latency histogram. */
+  readonly receivedAt: number;
+}
+
+interface Outgoing {
+  readonly topic: string;
+  readonly message: Message;
+  /** Set for alerts: when their triggering event was received. */
+  readonly receivedAt?: number;
+}
+
+/** Headers of a dead letter; the names are a contract with whoever drains the dead-letter topic. */
+export const DLQ_HEADERS = {
+  code: 'fw-error-code',
+  reason: 'fw-error-reason',
+  message: 'fw-error-message',
+  topic: 'fw-source-topic',
+  partition: 'fw-source-partition',
+  offset: 'fw-source-offset',
+} as const;
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+const TICK_MS = 200;
+/** No completed fetch for this long means the brokers are out of reach: not ready. */
+const FETCH_STALE_MS = 10_000;
+
+/**
+ * `fraudwatch run`: the Kafka front door to the same Pipeline replay uses.
+ *
+ * Delivery: at least once. For each batch, events are scored, their alerts and dead letters
+ * are produced with acks=all, and only then are offsets committed, and for each partition
+ * never past the earliest event still waiting in the reorder buffer. A crash anywhere
+ * re-reads from the last commit; redelivered alerts carry the same alertId.
+ */
+export class Daemon {
+  private readonly kafka: Kafka;
+  private consumer: Consumer | undefined;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly pipeline: Pipeline<Tag>;
+  private readonly metrics: DaemonMetrics;
+  private outbox: Outgoing[] = [];
+  /** Per partition: the next offset to read (all below it were pushed into the pipeline). */
+  private readonly consumed = new Map<number, number>();
+  private readonly committed = new Map<number, number>();
+  private readonly lastData = new Map<number, number>();
+  private assigned = new Set<number>();
+  private lastAnyData = Date.now();
+  private lastFetch = 0;
+  private joined = false;
+  private producerHealthy = true;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private lock: Promise<unknown> = Promise.resolve();
+  private tick: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private http: Server | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  httpPort = 0;
+
+  constructor(
+    private readonly config: DaemonConfig,
+    rules: Rules,
+    locator: GeoLocator,
+    private readonly log: Logger,
+  ) {
+    this.kafka = createKafka(config, log);
+    // Not idempotent: a retried send may duplicate an alert, which at-least-once allows and the
+    // deterministic alertId lets consumers drop; kafkajs's idempotent mode would demand unbounded retries.
+    this.producer = this.kafka.producer({ createPartitioner: defaultPartitioner });
+    this.admin = this.kafka.admin();
+    this.pipeline = new Pipeline<Tag>({
+      rules,
+      locator,
+      latenessMs: config.latenessMs,
+      onAlert: (alert, trigger, tag) => this.queueAlert(alert, trigger, tag),
+    });
+    this.metrics = new DaemonMetrics(this.pipeline.stats);
+    this.metrics.rulesInfo.set({ version: rules.version }, 1);
+  }
+
+  async start(): Promise<void> {
+    this.log.info({ config: describeConfig(this.config), rulesVersion: this.pipeline.rules.version }, 'starting');
+    const { server, port } = await startHttp(this.config.httpHost, this.config.httpPort, this.healthState(), this.metrics);
+    this.http = server;
+    this.httpPort = port;
+    this.log.info({ port, host: this.config.httpHost }, 'http listening (/healthz, /readyz, /metrics)');
+
+    await this.withBackoff('connect', async () => {
+      await this.admin.connect();
+      await this.ensureTopics();
+      await this.producer.connect();
+    });
+    this.producerHealthy = true;
+    await this.startConsumer();
+    this.tick = setInterval(() => void this.onTick(), TICK_MS);
+    this.watchRules();
+  }
+
+  /** Stops fetching, finishes and commits the batch in hand, disconnects. Safe to call twice. */
+  stop(reason = 'stop'): Promise<void> {
+    this.stopped ??= this.doStop(reason);
+    return this.stopped;
+  }
+
+  private async doStop(reason: string): Promise<void> {
+    this.stopping = true;
+    this.log.info({ reason }, 'shutting down');
+    const deadline = setTimeout(() => {
+      this.log.error('shutdown took longer than 10 s; exiting without a clean disconnect');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    clearInterval(this.tick);
+    clearTimeout(this.reloadTimer);
+    clearTimeout(this.restartTimer);
+    this.watcher?.close();
+    const steps: [string, () => Promise<unknown>][] = [
+      // disconnect() lets the running batch finish (and commit) before it returns.
+      ['consumer', async () => this.consumer?.disconnect()],
+      // Alerts of events already scored but not yet produced (an idle flush in flight).
+      ['final flush', () => this.exclusive(() => this.produceAndCommit())],
+      ['producer', () => this.producer.disconnect()],
+      ['admin', () => this.admin.disconnect()],
+      ['http', () => new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()))],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        // Every cleanup step runs even if one fails.
+        this.log.warn({ err, step: name }, 'shutdown step failed');
+      }
+    }
+    clearTimeout(deadline);
+    this.log.info({ buffered: this.pipeline.buffered }, 'stopped; buffered events were not committed and will be read again');
+  }
+
+  // ---- Kafka plumbing -------------------------------------------------------------------
+
+  private async ensureTopics(): Promise<void> {
+    const existing = new Set(await this.admin.listTopics());
+    const wanted = [this.config.alertsTopic, this.config.shadowTopic, this.config.dlqTopic].filter((t) => !existing.has(t));
+    if (wanted.length > 0) {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: wanted.map((topic) => ({ topic, numPartitions: this.config.topicPartitions, replicationFactor: this.config.topicReplication })),
+      });
+      this.log.info({ topics: wanted }, 'created missing output topics');
+    }
+    if (!existing.has(this.config.inputTopic)) {
+      this.log.warn({ topic: this.config.inputTopic }, 'input topic does not exist yet; waiting for it to be created');
+    }
+  }
+
+  private async startConsumer(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.config.groupId,
+      // Wait at most 1 s for data: bounds fetch latency when traffic is thin and makes the
+      // FETCH event a heartbeat of broker reachability for /readyz.
+      maxWaitTimeInMs: 1000,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 10 },
+    });
+    this.consumer = consumer;
+    const ev = consumer.events;
+    consumer.on(ev.GROUP_JOIN, (e) => {
+      this.joined = true;
+      const partitions = (e.payload.memberAssignment[this.config.inputTopic] ?? []) as number[];
+      this.onAssignment(partitions);
+      this.log.info({ partitions, groupId: e.payload.groupId, leader: e.payload.isLeader }, 'joined consumer group');
+    });
+    consumer.on(ev.FETCH, () => {
+      this.lastFetch = Date.now();
+    });
+    consumer.on(ev.REBALANCING, () => {
+      this.joined = false;
+    });
+    consumer.on(ev.CRASH, (e) => {
+      this.joined = false;
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart && !this.stopping) this.scheduleConsumerRestart();
+    });
+    await this.withBackoff('subscribe', async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [this.config.inputTopic], fromBeginning: this.config.fromBeginning });
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.exclusive(() => this.onBatch(payload)),
+    });
+  }
+
+  /** kafkajs gives up on non-retriable errors; an outage must not end the daemon, so start over. */
+  private scheduleConsumerRestart(delayMs = 2000): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(async () => {
+      try {
+        await this.consumer?.disconnect().catch(() => undefined);
+        await this.startConsumer();
+        this.log.info('consumer restarted');
+      } catch (err) {
+        this.log.error({ err }, 'consumer restart failed; trying again');
+        this.scheduleConsumerRestart(Math.min(delayMs * 2, 30_000));
+      }
+    }, delayMs);
+  }
+
+  private onAssignment(partitions: number[]): void {
+    const now = Date.now();
+    const next = new Set(partitions);
+    for (const p of this.assigned) {
+      if (!next.has(p)) {
+        this.pipeline.removeSource(p);
+        this.consumed.delete(p);
+        this.committed.delete(p);
+        this.lastData.delete(p);
+      }
+    }
+    for (const p of next) {
+      this.pipeline.addSource(p);
+      if (!this.lastData.has(p)) this.lastData.set(p, now);
+    }
+    this.assigned = next;
+  }
+
+  private async onBatch({ batch, isRunning, isStale, heartbeat }: EachBatchPayload): Promise<void> {
+    const started = performance.now();
+    const partition = batch.partition;
+    let next = this.consumed.get(partition) ?? -1;
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const offset = Number(m.offset);
+      // A batch fetched again after a failed produce: those messages are already in the pipeline.
+      if (offset < next) continue;
+      const receivedAt = performance.now();
+      const result = decodeEvent(m.value === null ? '' : m.value.toString('utf8'));
+      if (result.ok) this.pipeline.push(result.event, partition, { partition, offset, receivedAt });
+      else {
+        this.pipeline.offer(result, partition, { partition, offset, receivedAt });
+        this.outbox.push({ topic: this.config.dlqTopic, message: this.deadLetter(m, partition, offset, result.reason, result.message) });
+      }
+      next = offset + 1;
+      this.consumed.set(partition, next);
+    }
+    if (batch.messages.length > 0) {
+      const now = Date.now();
+      this.lastData.set(partition, now);
+      this.lastAnyData = now;
+    }
+    this.metrics.lag.set({ topic: batch.topic, partition: String(partition) }, Math.max(0, Number(batch.highWatermark) - (this.consumed.get(partition) ?? 0)));
+    await this.produceAndCommit();
+    await heartbeat();
+    this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  /** Idle detection and flushing: the only place the wall clock touches event processing. */
+  private async onTick(): Promise<void> {
+    if (this.stopping || this.consumer === undefined) return;
+    await this.exclusive(async () => {
+      const now = Date.now();
+      for (const p of this.assigned) {
+        if (now - (this.lastData.get(p) ?? 0) >= this.config.idleMs) this.pipeline.setIdle(p);
+      }
+      this.pipeline.drain();
+      const lateness = this.config.latenessMs ?? this.pipeline.rules.latenessMs;
+      // Nothing has arrived for a whole lateness: nothing will reorder what is buffered, so it
+      // is scored now rather than held until traffic resumes.
+      if (this.pipeline.buffered > 0 && now - this.lastAnyData >= Math.max(lateness, this.config.idleMs)) this.pipeline.flush();
+      this.metrics.buffered.set(this.pipeline.buffered);
+      const keys = this.pipeline.core.keyCounts();
+      this.metrics.trackedKeys.set({ kind: 'account' }, keys.account);
+      this.metrics.trackedKeys.set({ kind: 'ip' }, keys.ip);
+      if (this.outbox.length > 0 || this.hasUncommitted()) await this.produceAndCommit();
+    }).catch((err) => this.log.warn({ err }, 'idle flush failed; will retry'));
+  }
+
+  private hasUncommitted(): boolean {
+    for (const [p, off] of this.commitTargets()) if (off > (this.committed.get(p) ?? -1)) return true;
+    return false;
+  }
+
+  /** Per partition, the offset up to which everything has left the reorder buffer. */
+  private commitTargets(): Map<number, number> {
+    const targets = new Map(this.consumed);
+    for (const tag of this.pipeline.bufferedTags()) {
+      const t = targets.get(tag.partition);
+      if (t === undefined || tag.offset < t) targets.set(tag.partition, tag.offset);
+    }
+    return targets;
+  }
+
+  /** Produces queued alerts and dead letters (acks=all), then commits what they cover. */
+  private async produceAndCommit(): Promise<void> {
+    if (this.outbox.length > 0) {
+      const batch = this.outbox;
+      const byTopic = new Map<string, Message[]>();
+      for (const o of batch) {
+        let list = byTopic.get(o.topic);
+        if (!list) byTopic.set(o.topic, (list = []));
+        list.push(o.message);
+      }
+      try {
+        await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        this.producerHealthy = true;
+      } catch (err) {
+        this.producerHealthy = false;
+        // The outbox is kept: these alerts go out before anything newer, once the brokers answer.
+        throw new FraudwatchError('FW_KAFKA_PRODUCE', (err as Error).message, { messages: batch.length }, { cause: err });
+      }
+      this.outbox = this.outbox.slice(batch.length);
+      const acked = performance.now();
+      for (const o of batch) if (o.receivedAt !== undefined) this.metrics.alertLatency.observe((acked - o.receivedAt) / 1000);
+    }
+    if (process.env.FRAUDWATCH_FAULT === 'exit-before-commit') {
+      // Test hook: die between produce and commit, the window at-least-once must survive.
+      this.log.warn('FRAUDWATCH_FAULT=exit-before-commit: exiting before the commit');
+      process.exit(86);
+    }
+    const offsets: { topic: string; partition: number; offset: string }[] = [];
+    for (const [partition, offset] of this.commitTargets()) {
+      if (offset > (this.committed.get(partition) ?? -1) && this.assigned.has(partition)) {
+        offsets.push({ topic: this.config.inputTopic, partition, offset: String(offset) });
+      }
+    }
+    if (offsets.length === 0 || this.consumer === undefined) return;
+    try {
+      await this.consumer.commitOffsets(offsets);
+    } catch (err) {
+      throw new FraudwatchError('FW_KAFKA_COMMIT', (err as Error).message, {}, { cause: err });
+    }
+    for (const o of offsets) this.committed.set(o.partition, Number(o.offset));
+  }
+
+  private queueAlert(alert: Alert, _trigger: FraudEvent, tag: Tag): void {
+    const value = JSON.stringify({ ...alert, detectedAt: new Date().toISOString(), source: { topic: this.config.inputTopic, partition: tag.partition, offset: String(tag.offset) } });
+    this.outbox.push({
+      topic: alert.shadow ? this.config.shadowTopic : this.config.alertsTopic,
+      message: { key: alert.accountId ?? alert.ip ?? null, value, headers: { 'fw-detector': alert.detector, 'fw-severity': alert.severity } },
+      receivedAt: tag.receivedAt,
+    });
+  }
+
+  private deadLetter(m: { key: Buffer | null; value: Buffer | null; headers?: IHeaders }, partition: number, offset: number, reason: string, message: string): Message {
+    return {
+      key: m.key,
+      value: m.value,
+      headers: {
+        ...(m.headers ?? {}),
+        [DLQ_HEADERS.code]: 'FW_INPUT_INVALID',
+        [DLQ_HEADERS.reason]: reason,
+        [DLQ_HEADERS.message]: message.slice(0, 500),
+        [DLQ_HEADERS.topic]: this.config.inputTopic,
+        [DLQ_HEADERS.partition]: String(partition),
+        [DLQ_HEADERS.offset]: String(offset),
+      },
+    };
+  }
+
+  // ---- rules hot reload ----------------------------------------------------------------
+
+  /** Re-reads the rules file; valid rules take effect at the next event, invalid ones are logged and ignored. */
+  reloadRules(trigger: string): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        const rules = rulesFromFlag(this.config.rulesFile);
+        if (rules.version === this.pipeline.rules.version) {
+          this.log.info({ trigger, rulesVersion: rules.version }, 'rules unchanged');
+          return;
+        }
+        const previous = this.pipeline.rules.version;
+        this.pipeline.setRules(rules);
+        this.metrics.rulesInfo.reset();
+        this.metrics.rulesInfo.set({ version: rules.version }, 1);
+        this.metrics.reloads.inc({ result: 'applied' });
+        this.log.info({ trigger, previous, rulesVersion: rules.version }, 'rules reloaded');
+      } catch (err) {
+        this.metrics.reloads.inc({ result: 'rejected' });
+        const issues = err instanceof RulesError ? err.issues.map(formatRulesIssue) : [(err as Error).message];
+        this.log.error({ trigger, issues, rulesVersion: this.pipeline.rules.version }, 'rules rejected; the previous rules keep running');
+      }
+    });
+  }
+
+  private watchRules(): void {
+    if (!this.config.rulesFile) return;
+    const file = resolve(this.config.rulesFile);
+    // Watch the directory, not the file: editors and config managers replace files by rename,
+    // which ends a watch on the old inode.
+    try {
+      this.watcher = watch(dirname(file), (_event, name) => {
+        if (name !== null && name !== basename(file)) return;
+        clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => void this.reloadRules('file change'), 250);
+      });
+    } catch (err) {
+      this.log.warn({ err, file }, 'cannot watch the rules file; SIGHUP still reloads');
+    }
+  }
+
+  // ---- health ---------------------------------------------------------------------------
+
+  private healthState() {
+    return {
+      alive: () => !this.stopping,
+      ready: () => {
+        let r: { ready: boolean; reason: string };
+        if (this.stopping) r = { ready: false, reason: 'shutting down' };
+        else if (!this.joined) r = { ready: false, reason: 'not joined to the consumer group' };
+        else if (!this.producerHealthy) r = { ready: false, reason: 'cannot produce to the brokers' };
+        else if (Date.now() - this.lastFetch > FETCH_STALE_MS) r = { ready: false, reason: 'no fetch from the brokers in 10 s' };
+        else r = { ready: true, reason: 'consuming' };
+        this.metrics.ready.set(r.ready ? 1 : 0);
+        return r;
+      },
+    };
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------
+
+  /** Runs `fn` after everything queued before it: batches, idle flushes and reloads never interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Retries a start-up step with capped exponential backoff until it succeeds or the daemon stops. */
+  private async withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
+    let delay = 500;
+    for (;;) {
+      try {
+        await fn();
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed; retrying`);
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+  }
+}

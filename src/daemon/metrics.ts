@@ -1,0 +1,63 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Stats } from '../engine/stats.js';
+
+/**
+ * Prometheus metrics. The engine counts in plain numbers (cheap on the hot path); the counters
+ * here catch up from those numbers when scraped, so nothing per event touches prom-client.
+ */
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly events = new Counter({ name: 'fraudwatch_events_total', help: 'Valid events consumed, by type', labelNames: ['type'], registers: [this.registry] });
+  private readonly invalid = new Counter({ name: 'fraudwatch_invalid_events_total', help: 'Invalid records sent to the dead-letter topic, by reason', labelNames: ['reason'], registers: [this.registry] });
+  private readonly duplicates = new Counter({ name: 'fraudwatch_duplicate_events_total', help: 'Events dropped as repeated eventIds', registers: [this.registry] });
+  private readonly late = new Counter({ name: 'fraudwatch_late_events_total', help: 'Events that arrived later than the lateness (scored out of order)', registers: [this.registry] });
+  private readonly alerts = new Counter({ name: 'fraudwatch_alerts_total', help: 'Alerts produced, by detector, severity and mode', labelNames: ['detector', 'severity', 'mode'], registers: [this.registry] });
+  private readonly suppressed = new Counter({ name: 'fraudwatch_alerts_suppressed_total', help: 'Findings suppressed, by detector and reason (cooldown, allowlist)', labelNames: ['detector', 'reason'], registers: [this.registry] });
+  readonly reloads = new Counter({ name: 'fraudwatch_rules_reloads_total', help: 'Rules reloads, by result (applied, rejected)', labelNames: ['result'], registers: [this.registry] });
+  readonly rulesInfo = new Gauge({ name: 'fraudwatch_rules_info', help: 'The rules in effect (value 1), by rulesVersion', labelNames: ['version'], registers: [this.registry] });
+  readonly lag = new Gauge({ name: 'fraudwatch_consumer_lag', help: 'Messages behind the partition high watermark', labelNames: ['topic', 'partition'], registers: [this.registry] });
+  readonly ready = new Gauge({ name: 'fraudwatch_ready', help: '1 when joined to the group and consuming', registers: [this.registry] });
+  readonly buffered = new Gauge({ name: 'fraudwatch_reorder_buffered_events', help: 'Events waiting in the event-time reorder buffer', registers: [this.registry] });
+  readonly trackedKeys = new Gauge({ name: 'fraudwatch_tracked_keys', help: 'Keys with detector state, by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly batchSeconds = new Histogram({
+    name: 'fraudwatch_batch_duration_seconds',
+    help: 'Time to score a fetched batch, produce its alerts and dead letters, and commit',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly alertLatency = new Histogram({
+    name: 'fraudwatch_alert_latency_seconds',
+    help: 'From receiving the triggering event to the broker acknowledging its alert (includes the reorder lateness)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly stats: Stats) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'fraudwatch_' });
+  }
+
+  /** Brings the counters up to the engine's numbers; called before each scrape. */
+  sync(): void {
+    const s = this.stats;
+    for (const [type, n] of Object.entries(s.byType)) this.catchUp(this.events, { type }, `e:${type}`, n);
+    for (const [reason, n] of Object.entries(s.invalid)) this.catchUp(this.invalid, { reason }, `i:${reason}`, n ?? 0);
+    this.catchUp(this.duplicates, {}, 'dup', s.duplicates);
+    this.catchUp(this.late, {}, 'late', s.late);
+    for (const [key, n] of Object.entries(s.alertsByDetectorSeverity)) {
+      const [detector, severity, mode] = key.split('|') as [string, string, string];
+      this.catchUp(this.alerts, { detector, severity, mode }, `a:${key}`, n);
+    }
+    for (const [detector, n] of Object.entries(s.suppressedCooldown)) this.catchUp(this.suppressed, { detector, reason: 'cooldown' }, `c:${detector}`, n);
+    for (const [detector, n] of Object.entries(s.suppressedAllowlist)) this.catchUp(this.suppressed, { detector, reason: 'allowlist' }, `w:${detector}`, n);
+  }
+
+  private catchUp(counter: Counter<string>, labels: Record<string, string>, id: string, value: number): void {
+    const delta = value - (this.seen.get(id) ?? 0);
+    if (delta > 0) {
+      counter.inc(labels, delta);
+      this.seen.set(id, value);
+    }
+  }
+}

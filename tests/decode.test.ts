@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEvent } from '../src/events/decode.js';
+
+const ok = (o: Record<string, unknown>) => decodeEvent(JSON.stringify(o));
+const base = { eventId: 'e1', type: 'login', ts: '2026-03-02T08:00:00Z', accountId: 'a1', ip: '198.51.100.1', success: true };
+
+describe('event contract v1', () => {
+  it('accepts each type and normalises ts to epoch milliseconds', () => {
+    const l = ok(base);
+    expect(l).toMatchObject({ ok: true, event: { type: 'login', ts: Date.UTC(2026, 2, 2, 8), success: true } });
+    const p = ok({ eventId: 'e2', type: 'playback', ts: 1772438400000, accountId: 'a1', ip: '2001:db8::1', deviceId: 'd', sessionId: 's', action: 'heartbeat' });
+    expect(p).toMatchObject({ ok: true, event: { ts: 1772438400000, action: 'heartbeat', titleId: undefined } });
+    const u = ok({ eventId: 'e3', type: 'account_update', ts: '2026-03-02T09:00:00.123+01:00', accountId: 'a1', change: 'email' });
+    expect(u).toMatchObject({ ok: true, event: { ts: Date.UTC(2026, 2, 2, 8, 0, 0, 123), ip: undefined } });
+  });
+
+  it('ignores unknown extra fields', () => {
+    expect(ok({ ...base, country: 'GB', nested: { a: 1 } }).ok).toBe(true);
+  });
+
+  const cases: [string, string, string][] = [
+    ['not JSON', '{"eventId": "e1",', 'invalid_json'],
+    ['an array', '[1,2]', 'not_an_object'],
+    ['a number', '42', 'not_an_object'],
+    ['no eventId', JSON.stringify({ ...base, eventId: undefined }), 'missing_field'],
+    ['numeric accountId', JSON.stringify({ ...base, accountId: 7 }), 'wrong_type'],
+    ['success as a string', JSON.stringify({ ...base, success: 'true' }), 'wrong_type'],
+    ['no success', JSON.stringify({ ...base, success: undefined }), 'missing_field'],
+    ['ts without a zone', JSON.stringify({ ...base, ts: '2026-03-02T08:00:00' }), 'bad_ts'],
+    ['ts not a date', JSON.stringify({ ...base, ts: '2026-13-45T08:00:00Z' }), 'bad_ts'],
+    ['fractional epoch', JSON.stringify({ ...base, ts: 1.5 }), 'bad_ts'],
+    ['bad ip', JSON.stringify({ ...base, ip: '300.1.1.1' }), 'bad_ip'],
+    ['login without ip', JSON.stringify({ ...base, ip: undefined }), 'missing_field'],
+    ['unknown type', JSON.stringify({ ...base, type: 'logout' }), 'unknown_type'],
+    ['bad action', JSON.stringify({ eventId: 'e', type: 'playback', ts: 1, accountId: 'a', ip: '198.51.100.1', deviceId: 'd', sessionId: 's', action: 'pause' }), 'bad_value'],
+    ['playback without device', JSON.stringify({ eventId: 'e', type: 'playback', ts: 1, accountId: 'a', ip: '198.51.100.1', sessionId: 's', action: 'start' }), 'missing_field'],
+    ['unknown change', JSON.stringify({ eventId: 'e', type: 'account_update', ts: 1, accountId: 'a', change: 'avatar' }), 'bad_value'],
+    ['empty accountId', JSON.stringify({ ...base, accountId: '' }), 'bad_value'],
+  ];
+  it.each(cases)('rejects %s with a reason', (_name, line, reason) => {
+    const r = decodeEvent(line);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.reason).toBe(reason);
+      expect(r.message.length).toBeGreaterThan(5);
+    }
+  });
+
+  it('allows account_update without ip, and validates it when present', () => {
+    expect(ok({ eventId: 'e', type: 'account_update', ts: 1, accountId: 'a', change: 'phone', ip: 'nope' })).toMatchObject({ ok: false, reason: 'bad_ip' });
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * Real-broker test harness: finds or starts a broker, makes unique topics, spawns the daemon as
+ * a child process (the way users run it), and reads topics back. Never a mock.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage } from 'kafkajs';
+
+const exec = promisify(execFile);
+const SCRIPT = 'scripts/kafka-local.sh';
+/** Tests that start their own broker use ports away from the usual 9092, so a developer's broker is left alone. */
+export const TEST_PORT = 19092;
+
+/**
+ * The broker address: FRAUDWATCH_TEST_BROKERS, else a local broker started with the project's
+ * script. Undefined when neither works; with FRAUDWATCH_REQUIRE_KAFKA=1 (CI) that is an error.
+ */
+export async function testBrokers(): Promise<string | undefined> {
+  if (process.env.FRAUDWATCH_TEST_BROKERS) return process.env.FRAUDWATCH_TEST_BROKERS;
+  try {
+    await exec('bash', [SCRIPT, 'start'], { env: { ...process.env, KAFKA_PORT: String(TEST_PORT) }, timeout: 240_000 });
+    process.env.FRAUDWATCH_TEST_BROKERS = `127.0.0.1:${TEST_PORT}`;
+    return process.env.FRAUDWATCH_TEST_BROKERS;
+  } catch (err) {
+    const why = (err as { stderr?: string }).stderr || (err as Error).message;
+    if (process.env.FRAUDWATCH_REQUIRE_KAFKA === '1') throw new Error(`FRAUDWATCH_REQUIRE_KAFKA=1 but no broker could be started: ${why}`);
+    console.warn(
+      `\n${'!'.repeat(78)}\n!! SKIPPING KAFKA INTEGRATION TESTS: no FRAUDWATCH_TEST_BROKERS and the local broker\n!! did not start (${why.trim().split('\n').pop()}).\n!! CI sets FRAUDWATCH_REQUIRE_KAFKA=1, which turns this skip into a failure.\n${'!'.repeat(78)}\n`,
+    );
+    return undefined;
+  }
+}
+
+/** Starts or stops a dedicated broker on `port` (for outage tests); returns its address. */
+export async function brokerScript(command: 'start' | 'stop' | 'reset', port: number): Promise<string> {
+  await exec('bash', [SCRIPT, command], { env: { ...process.env, KAFKA_PORT: String(port) }, timeout: 240_000 });
+  return `127.0.0.1:${port}`;
+}
+
+export function kafkaFor(brokers: string): Kafka {
+  return new Kafka({ clientId: 'fraudwatch-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 8 } });
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function createTopic(admin: Admin, topic: string, partitions = 1): Promise<void> {
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+}
+
+/** Produces lines as messages keyed by accountId (or a given key function), in order. */
+export async function produceLines(kafka: Kafka, topic: string, lines: string[], keyOf?: (line: string) => string | null): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const key = keyOf ?? ((line: string) => {
+    try {
+      return String(JSON.parse(line).accountId ?? '') || null;
+    } catch {
+      return null;
+    }
+  });
+  for (let i = 0; i < lines.length; i += 500) {
+    await producer.send({ topic, acks: -1, messages: lines.slice(i, i + 500).map((value) => ({ key: key(value), value })) });
+  }
+  await producer.disconnect();
+}
+
+/** Reads a topic from the beginning until `until` says enough or `timeoutMs` passes. */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  until: (messages: KafkaMessage[]) => boolean,
+  timeoutMs = 60_000,
+  readCommitted = false,
+): Promise<KafkaMessage[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), readUncommitted: !readCommitted, maxWaitTimeInMs: 200 });
+  const messages: KafkaMessage[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      messages.push(message);
+      if (until(messages)) resolveDone();
+    },
+  });
+  const timer = setTimeout(resolveDone, timeoutMs);
+  if (until(messages)) resolveDone();
+  await done;
+  clearTimeout(timer);
+  await consumer.disconnect();
+  return messages;
+}
+
+export interface DaemonProcess {
+  readonly proc: ChildProcess;
+  readonly logs: string[];
+  /** Resolves with the HTTP port once the daemon logged it. */
+  readonly port: Promise<number>;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `fraudwatch run` as a child process, the way an operator would. */
+export function spawnDaemon(env: Record<string, string>, args: string[] = []): DaemonProcess {
+  const proc = spawn(process.execPath, ['bin/fraudwatch.js', 'run', ...args], {
+    env: { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  const onData = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      logs.push(line);
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i]!.pattern.test(line)) waiters.splice(i, 1)[0]!.resolve(line);
+      }
+    }
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const waitForLog = (pattern: RegExp, timeoutMs = 60_000) => {
+    const hit = logs.find((l) => pattern.test(l));
+    if (hit) return Promise.resolve(hit);
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; last lines:\n${logs.slice(-15).join('\n')}`)), timeoutMs);
+      waiters.push({ pattern, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+    });
+  };
+  const port = waitForLog(/http listening/).then((l) => JSON.parse(l).port as number);
+  return {
+    proc,
+    logs,
+    port,
+    exited,
+    waitForLog,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** Polls until `check` passes or the timeout ends; returns the last value. */
+export async function eventually<T>(check: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await check();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    v = await check();
+  }
+  return v;
+}
+
+/** The daemon's environment for a test's own topics. */
+export function daemonEnv(brokers: string, topics: { input: string; alerts: string; dlq?: string; group?: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    FRAUDWATCH_BROKERS: brokers,
+    FRAUDWATCH_INPUT_TOPIC: topics.input,
+    FRAUDWATCH_ALERTS_TOPIC: topics.alerts,
+    FRAUDWATCH_DLQ_TOPIC: topics.dlq ?? `${topics.input}.dlq`,
+    FRAUDWATCH_GROUP_ID: topics.group ?? uniqueName('fw-group'),
+    FRAUDWATCH_CLIENT_ID: 'fraudwatch-test',
+    ...extra,
+  };
+}
