@@ -151,7 +151,7 @@ export function parseRules(text: string, file = '<rules>'): Rules {
   if (doc.errors.length > 0) {
     throw new RulesError(
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+        const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
         return { code: 'FW_RULES_SYNTAX', file, line: pos.line, col: pos.col, path: '', message: e.message.split('\n')[0]! };
       }),
     );

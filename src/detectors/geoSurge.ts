@@ -29,10 +29,14 @@ interface CountrySeen {
   lastId: string;
 }
 
-/** At most MAX_COUNTRIES entries, one per country, in no particular order. */
-interface State {
-  countries: CountrySeen[];
-}
+/**
+ * At most MAX_COUNTRIES entries, one per country, in no particular order. The array is the
+ * state (no wrapper), grown by concat so it has no spare capacity: most accounts have one entry.
+ */
+type State = CountrySeen[];
+
+/** Shared, never mutated: the loop below only splices arrays that have entries. */
+const NO_COUNTRIES: CountrySeen[] = [];
 
 function clockTime(ts: number): string {
   return new Date(ts).toISOString().slice(11, 16);
@@ -54,13 +58,13 @@ export const geoSurge = defineDetector({
     return {
       id: 'geo_surge',
       keyKind: 'account',
-      stateVersion: 1,
+      stateVersion: 2,
       retentionMs: windowMs,
       keyOf: (ev: FraudEvent) => (ev.type === 'login' && ev.success ? ev.accountId : undefined),
       onEvent(ev, state, ctx, emit) {
         const g = ctx.geo;
         if (g === null || ev.type !== 'login') return state;
-        const countries = state?.countries ?? [];
+        const countries: CountrySeen[] = state ?? NO_COUNTRIES;
 
         // The window ends at the newest login held, so a late login is judged against the
         // same window as the logins around it, and one older than that window changes nothing.
@@ -97,18 +101,21 @@ export const geoSurge = defineDetector({
           }
           // Only a country joining the window grows the surge; a repeat login is no new evidence
           // and would mark the owner's own logins as risky for account_takeover.
-          return state;
+          return countries;
         }
 
-        countries.push({ country: g.country, firstTs: ev.ts, firstIp: ev.ip, firstId: ev.eventId, lastTs: ev.ts, lastIp: ev.ip, lastId: ev.eventId });
-        if (countries.length > MAX_COUNTRIES) {
+        const seen: CountrySeen = { country: g.country, firstTs: ev.ts, firstIp: ev.ip, firstId: ev.eventId, lastTs: ev.ts, lastIp: ev.ip, lastId: ev.eventId };
+        // One country is no surge (minCountries ≥ 2): the common case, a home login, stops here.
+        if (countries.length === 0) return [seen];
+        const next = countries.concat(seen);
+        if (next.length > MAX_COUNTRIES) {
           let stalest = 0;
-          for (let i = 1; i < countries.length; i++) if (countries[i]!.lastTs < countries[stalest]!.lastTs) stalest = i;
-          countries.splice(stalest, 1);
+          for (let i = 1; i < next.length; i++) if (next[i]!.lastTs < next[stalest]!.lastTs) stalest = i;
+          next.splice(stalest, 1);
         }
 
-        if (countries.length >= minCountries) {
-          const ordered = countries.slice().sort((a, b) => a.firstTs - b.firstTs || (a.country < b.country ? -1 : 1));
+        if (next.length >= minCountries) {
+          const ordered = next.slice().sort((a, b) => a.firstTs - b.firstTs || (a.country < b.country ? -1 : 1));
           const spanMs = ordered[ordered.length - 1]!.firstTs - ordered[0]!.firstTs;
           const eventIds: string[] = [];
           for (const c of ordered) if (c.firstId !== ev.eventId) eventIds.push(c.firstId);
@@ -131,7 +138,7 @@ export const geoSurge = defineDetector({
             eventIds,
           });
         }
-        return state ?? { countries };
+        return next;
       },
     };
   },

@@ -66,10 +66,15 @@ interface Fix {
   accuracyKm: number;
 }
 
-/** At most `maxPlaces` fixes (≤ 16), one per city, in no particular order. */
-interface State {
-  fixes: Fix[];
-}
+/**
+ * At most `maxPlaces` fixes (≤ 16), one per city, in no particular order. The array itself is
+ * the state (no wrapper object), grown by concat so its backing store has no spare capacity:
+ * most accounts have one place, and every byte counts per account.
+ */
+type State = Fix[];
+
+/** Shared, never mutated: the loop below only splices arrays that have entries. */
+const NO_FIXES: Fix[] = [];
 
 function samePlace(fix: Fix, g: GeoPoint): boolean {
   return fix.city === g.city && fix.region === g.region && fix.country === g.country;
@@ -164,7 +169,7 @@ export const impossibleTravel = defineDetector({
     return {
       id: 'impossible_travel',
       keyKind: 'account',
-      stateVersion: 1,
+      stateVersion: 2,
       retentionMs: reachMs,
       keyOf,
       onEvent(ev, state, ctx, emit) {
@@ -173,7 +178,7 @@ export const impossibleTravel = defineDetector({
         if (!isPreciseFix(g, maxAccuracyKm)) return state;
         const sessionId = ev.type === 'playback' ? ev.sessionId : null;
 
-        const fixes = state?.fixes ?? [];
+        const fixes: Fix[] = state ?? NO_FIXES;
         let same: Fix | undefined;
         let best: Fix | undefined;
         let bestRaw = 0;
@@ -245,15 +250,15 @@ export const impossibleTravel = defineDetector({
           // Heartbeats land here: overwrite in place, no allocation. A late fix must not
           // overwrite a newer one from the same place.
           if (ev.ts >= same.ts) setFix(same, ev, g, sessionId);
-        } else {
-          fixes.push(toFix(ev, g, sessionId));
-          if (fixes.length > maxPlaces) {
-            let oldest = 0;
-            for (let i = 1; i < fixes.length; i++) if (fixes[i]!.ts < fixes[oldest]!.ts) oldest = i;
-            fixes.splice(oldest, 1);
-          }
+          return fixes;
         }
-        return state ?? { fixes };
+        const next = fixes.concat(toFix(ev, g, sessionId));
+        if (next.length > maxPlaces) {
+          let oldest = 0;
+          for (let i = 1; i < next.length; i++) if (next[i]!.ts < next[oldest]!.ts) oldest = i;
+          next.splice(oldest, 1);
+        }
+        return next;
       },
     };
   },

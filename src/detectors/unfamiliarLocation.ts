@@ -101,8 +101,9 @@ export const unfamiliarLocation = defineDetector({
             });
           }
           // Learned after the alert: the traveller's second login from there is not news.
-          s.countries.push(country);
-          s.lastSeen.push(ev.ts);
+          // concat, not push: a pushed array reserves room for 16 more, and most accounts never get one.
+          s.countries = s.countries.concat(country);
+          s.lastSeen = s.lastSeen.concat(ev.ts);
           if (s.countries.length > maxCountries) {
             let stalest = 0;
             for (let i = 1; i < s.lastSeen.length; i++) if (s.lastSeen[i]! < s.lastSeen[stalest]!) stalest = i;

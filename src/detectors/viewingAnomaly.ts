@@ -1,14 +1,433 @@
-// PLACEHOLDER: being written; replaced before commit.
 import { z } from 'zod';
-import { defineDetector } from './types.js';
+import { duration, parseDuration } from '../config/duration.js';
+import type { FraudEvent, PlaybackEvent } from '../events/types.js';
+import { robustScore, round, type RobustScore } from '../windows/baseline.js';
+import { defineDetector, type Detector, type Emit } from './types.js';
 
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/*
+ * Viewing per hour and per day is kept in "unit strings": one char per hour (or day), its char
+ * code the viewing in fixed units, 240 units being the whole hour (15 s each) or day (6 min
+ * each). That is plain JSON data at one byte a bucket. With sparse number buckets
+ * (src/windows/buckets.ts) the same history measured 1.6 KB per daily viewer on the V8 heap,
+ * mostly array growth room; this state measures 260–360 B. The hour and the day being counted
+ * stay exact numbers, and the strings are rebuilt only when an hour or a day closes.
+ */
+const HOUR_UNIT_MS = 15_000;
+const DAY_UNIT_MS = 360_000;
+
+function toUnits(ms: number, unitMs: number): number {
+  return Math.min(255, Math.round(ms / unitMs));
+}
+
+/**
+ * Closes the bucket being counted (`closedMs`) onto `units`, followed by `gap` empty buckets,
+ * keeping the last `keep`. Leading empty buckets are dropped: a missing bucket is an empty one.
+ */
+function closeBucket(units: string, closedMs: number, gap: number, keep: number, unitMs: number): string {
+  const codes: number[] = [];
+  if (gap < keep) {
+    for (let i = 0; i < units.length; i++) codes.push(units.charCodeAt(i));
+    codes.push(toUnits(closedMs, unitMs));
+  }
+  for (let i = 0; i < gap && i < keep; i++) codes.push(0);
+  let from = Math.max(0, codes.length - keep);
+  while (from < codes.length && codes[from] === 0) from++;
+  return from === codes.length ? '' : String.fromCharCode(...codes.slice(from));
+}
+
+/** `units` with `ms` more in bucket `at` (a late event), unchanged when `at` is older than what is kept. */
+function addUnits(units: string, at: number, ms: number, unitMs: number): string {
+  if (at < 0) return units;
+  const codes: number[] = [];
+  for (let i = 0; i < units.length; i++) codes.push(units.charCodeAt(i));
+  codes[at] = Math.min(255, codes[at]! + Math.round(ms / unitMs));
+  return String.fromCharCode(...codes);
+}
+
+const options = z.strictObject({
+  /**
+   * The sliding window viewing time is summed over, in whole hours (rounded up): the current
+   * hour and the ones before it. Also the repeat-suppression period. At least 3h, one hour
+   * more than the longest sessionTimeout, so that all newly counted time falls in the window.
+   * Default 24h.
+   */
+  window: duration('3h', '72h').default('24h'),
+  /**
+   * Viewing time within the window above which the account alerts whatever its history (more
+   * than a person can watch in a day). Default 16h.
+   */
+  absoluteCap: duration('1h', '72h').default('16h'),
+  /**
+   * Longest gap between two events of one session that still counts as viewing; a longer gap
+   * (a paused or dead player) does not count. Default 15m.
+   */
+  sessionTimeout: duration('1m', '2h').default('15m'),
+  /** Whole days before the window whose daily viewing forms the account's baseline. Default 28d. */
+  baselineWindow: duration('7d', '90d').default('28d'),
+  /**
+   * Days with viewing the baseline needs before the account is judged against its own habit;
+   * until then (a new account) only absoluteCap applies. Default 7.
+   */
+  minHistoryDays: z.number().int().min(1).max(90).default(7),
+  /** Viewing time within the window below which the baseline never alerts, however light the habit. Default 6h. */
+  minViewing: duration('0s', '72h').default('6h'),
+  /**
+   * Robust z at or above which viewing is far above the habit: (viewing − median day) /
+   * max(1.4826 × MAD, minScale), over the baseline's days with viewing. Default 5.
+   */
+  zThreshold: z.number().min(1).max(100).default(5),
+  /**
+   * Floor of the baseline's spread, so a perfectly regular viewer (MAD 0) does not turn a small
+   * change into an infinite z. Default 1h.
+   */
+  minScale: duration('1m', '24h').default('1h'),
+  /**
+   * Sessions tracked at once per account (memory bound); past it the least recently active is
+   * forgotten, and its next event opens it afresh. Default 8.
+   */
+  maxSessions: z.number().int().min(1).max(64).default(8),
+});
+
+type Options = z.output<typeof options>;
+
+/** A session seen within the session timeout. */
+interface OpenSession {
+  /** sessionId. */
+  id: string;
+  /** Time of its latest event. */
+  t: number;
+  /** eventId of its first event seen, cited in alerts. */
+  e: string;
+}
+
+interface State {
+  /** Open sessions, in the order they opened, at most maxSessions; null when none. */
+  s: OpenSession[] | null;
+  /**
+   * Time already counted as viewing within the last session timeout, as merged [start, end]
+   * pairs ascending (at most 2 × maxSessions pairs); null when none. A new stretch of a session
+   * counts only where it falls outside them: that is what makes concurrent screens count once.
+   */
+  c: number[] | null;
+  /** Latest event time seen (late events do not move it). */
+  n: number;
+  /** Time of the last alert, -1 when none (repeat suppression). */
+  a: number;
+  /** The hour being counted (index since the epoch) and its viewing so far (ms). */
+  hi: number;
+  hm: number;
+  /** Closed hours before `hi` that the window can still reach, a unit string ending with hour hi − 1. */
+  hs: string;
+  /** The UTC day being counted and its viewing so far (ms). */
+  di: number;
+  dm: number;
+  /** Closed days before `di` that the baseline can still reach, a unit string ending with day di − 1. */
+  ds: string;
+  /** Cached viewing threshold (ms) of the baseline ending on day `bd`; bt -1 = too little history, bd -1 = none yet. */
+  bd: number;
+  bt: number;
+}
+
+interface Check {
+  viewed: number;
+  startHour: number;
+}
+
+/**
+ * viewing_anomaly: far more viewing in the last day than the account's own habit, or more than
+ * anyone watches. Viewing time is wall time with at least one session playing (concurrent
+ * screens count once), between consecutive events of a session no more than the session
+ * timeout apart; a stop ends the session.
+ *
+ * Repeats: at most one alert per account per window (24 h). A binge stays above the threshold
+ * for hours and the sliding sum wobbles around it as hours roll off, so "re-alert after it
+ * dips below" would re-alert on the same viewing; a binge still going a window later alerts
+ * again.
+ */
 export const viewingAnomaly = defineDetector({
   id: 'viewing_anomaly',
   keyKind: 'account',
   defaultSeverity: 'high',
-  description: 'placeholder',
-  options: z.strictObject({}),
-  create() {
-    return { id: 'viewing_anomaly', keyKind: 'account', stateVersion: 1, retentionMs: 0, keyOf: () => undefined, onEvent: (_e, s) => s };
+  description:
+    "Viewing time (all screens counted once) in a sliding window (24 h) above an absolute cap, or far above the account's own daily habit (robust z over recent days).",
+  options,
+  create(o: Options): Detector<State> {
+    const windowHours = Math.ceil(parseDuration(o.window) / HOUR_MS);
+    const windowMs = windowHours * HOUR_MS;
+    const windowText = `${windowHours}h`;
+    const capMs = parseDuration(o.absoluteCap);
+    const timeoutMs = parseDuration(o.sessionTimeout);
+    const baselineDays = Math.floor(parseDuration(o.baselineWindow) / DAY_MS);
+    const minViewingMs = parseDuration(o.minViewing);
+    const minScaleHours = parseDuration(o.minScale) / HOUR_MS;
+    const { minHistoryDays, zThreshold, maxSessions } = o;
+    const maxSegmentNumbers = 4 * maxSessions;
+    // Closed hours the window can reach: all but the current one.
+    const keepHours = windowHours - 1;
+    // Closed days the baseline can reach: it ends the day before the window starts.
+    const keepDays = baselineDays + Math.ceil(windowHours / 24) + 1;
+
+    /** The last day of the baseline: the day before the one the window starts in. */
+    function historyEnd(startHour: number): number {
+      return Math.floor((startHour * HOUR_MS) / DAY_MS) - 1;
+    }
+
+    function addToHour(s: State, hour: number, ms: number): void {
+      if (hour === s.hi) s.hm += ms;
+      else if (hour > s.hi) {
+        s.hs = closeBucket(s.hs, s.hm, hour - s.hi - 1, keepHours, HOUR_UNIT_MS);
+        s.hi = hour;
+        s.hm = ms;
+      } else s.hs = addUnits(s.hs, s.hs.length - (s.hi - hour), ms, HOUR_UNIT_MS);
+    }
+
+    function addToDay(s: State, day: number, ms: number): void {
+      if (day === s.di) s.dm += ms;
+      else if (day > s.di) {
+        s.ds = closeBucket(s.ds, s.dm, day - s.di - 1, keepDays, DAY_UNIT_MS);
+        s.di = day;
+        s.dm = ms;
+      } else s.ds = addUnits(s.ds, s.ds.length - (s.di - day), ms, DAY_UNIT_MS);
+    }
+
+    function addViewing(s: State, from: number, to: number): void {
+      for (let x = from; x < to; ) {
+        const hour = Math.floor(x / HOUR_MS);
+        const end = Math.min(to, (hour + 1) * HOUR_MS);
+        addToHour(s, hour, end - x);
+        addToDay(s, Math.floor(x / DAY_MS), end - x);
+        x = end;
+      }
+    }
+
+    /** Counts the part of [from, to] not yet counted, and marks [from, to] counted. */
+    function credit(s: State, from: number, to: number): void {
+      const c = (s.c ??= []);
+      let i = 0;
+      while (i < c.length && c[i + 1]! < from) i += 2;
+      const first = i;
+      let lo = from;
+      let hi = to;
+      let cursor = from;
+      for (; i < c.length && c[i]! <= to; i += 2) {
+        if (c[i]! > cursor) addViewing(s, cursor, c[i]!);
+        if (c[i + 1]! > cursor) cursor = c[i + 1]!;
+        if (c[i]! < lo) lo = c[i]!;
+        if (c[i + 1]! > hi) hi = c[i + 1]!;
+      }
+      if (cursor < to) addViewing(s, cursor, to);
+      // Nearly always the stretch extends the one pair it touches: update it in place.
+      if (i - first === 2) {
+        c[first] = lo;
+        c[first + 1] = hi;
+      } else c.splice(first, i - first, lo, hi);
+      // Merging the two oldest pairs marks the gap between them counted: it can only undercount.
+      if (c.length > maxSegmentNumbers) c.splice(1, 2);
+    }
+
+    /** Forgets sessions and counted time that the latest time `s.n` makes irrelevant. */
+    function expire(s: State): void {
+      const cutoff = s.n - timeoutMs;
+      if (s.s !== null) {
+        let kept = 0;
+        for (let i = 0; i < s.s.length; i++) if (s.s[i]!.t >= cutoff) kept++;
+        if (kept === 0) s.s = null;
+        else if (kept < s.s.length) {
+          const open: OpenSession[] = [];
+          for (let i = 0; i < s.s.length; i++) if (s.s[i]!.t >= cutoff) open.push(s.s[i]!);
+          s.s = open.slice();
+        }
+      }
+      // A stretch starts at most a timeout before its end, and ends no earlier than `n` from now on.
+      if (s.c !== null) {
+        let n = 0;
+        while (n < s.c.length && s.c[n + 1]! < cutoff) n += 2;
+        if (n === s.c.length) s.c = null;
+        else if (n > 0) s.c.splice(0, n);
+      }
+    }
+
+    function open(s: State, ev: PlaybackEvent): void {
+      const session: OpenSession = { id: ev.sessionId, t: ev.ts, e: ev.eventId };
+      if (s.s === null) {
+        s.s = [session];
+        return;
+      }
+      if (s.s.length >= maxSessions) {
+        let lru = 0;
+        for (let i = 1; i < s.s.length; i++) if (s.s[i]!.t < s.s[lru]!.t) lru = i;
+        s.s.splice(lru, 1);
+      }
+      // Exact-size arrays: a pushed array keeps room for 16 more elements.
+      s.s = s.s.concat([session]);
+    }
+
+    function close(s: State, at: number): void {
+      s.s = s.s!.length === 1 ? null : s.s!.slice(0, at).concat(s.s!.slice(at + 1));
+      // Nothing playing: the counted pairs wait for the timeout in an exact-size copy, without
+      // the growth room the splices left (most accounts spend most of the time here).
+      if (s.s === null && s.c !== null) s.c = s.c.slice();
+    }
+
+    /**
+     * Viewing (ms) in the hours from `startHour` on. Called right after counting time, which lies
+     * within a session timeout of the latest event and so inside the window (it is at least 3 h,
+     * the timeout at most 2 h): the hour being counted is in the window, and the days being
+     * counted are after the baseline's, which therefore holds closed days only and never changes
+     * under a late event.
+     */
+    function viewedSince(s: State, startHour: number): number {
+      let ms = s.hm;
+      const firstHour = s.hi - s.hs.length;
+      for (let j = Math.max(0, startHour - firstHour); j < s.hs.length; j++) ms += s.hs.charCodeAt(j) * HOUR_UNIT_MS;
+      return ms;
+    }
+
+    /** Daily viewing (hours) of the baseline's days with viewing. */
+    function history(s: State, startHour: number): number[] {
+      const to = historyEnd(startHour);
+      const from = to - baselineDays + 1;
+      const out: number[] = [];
+      const firstDay = s.di - s.ds.length;
+      for (let j = Math.max(0, from - firstDay); j < s.ds.length && firstDay + j <= to; j++) {
+        const units = s.ds.charCodeAt(j);
+        if (units > 0) out.push((units * DAY_UNIT_MS) / HOUR_MS);
+      }
+      return out;
+    }
+
+    /**
+     * Viewing (ms) at which the baseline's z reaches zThreshold; Infinity with too little history.
+     * The history changes only when its last day does (see viewedSince), so it is cached by that
+     * day rather than re-sorted per heartbeat.
+     */
+    function baselineThreshold(s: State, startHour: number): number {
+      const to = historyEnd(startHour);
+      if (s.bd !== to) {
+        const hist = history(s, startHour);
+        if (hist.length < minHistoryDays) s.bt = -1;
+        else {
+          const r = robustScore(hist, 0, minScaleHours);
+          s.bt = (r.median + zThreshold * r.scale) * HOUR_MS;
+        }
+        s.bd = to;
+      }
+      return s.bt < 0 ? Number.POSITIVE_INFINITY : s.bt;
+    }
+
+    function report(s: State, ev: PlaybackEvent, check: Check, reason: 'absolute_cap' | 'baseline', hist: number[], score: RobustScore | undefined, emit: Emit): void {
+      const hours = round(check.viewed / HOUR_MS);
+      const capHours = round(capMs / HOUR_MS);
+      const baseline =
+        score === undefined
+          ? null
+          : { medianHours: round(score.median), madHours: round(score.mad, 2), scaleHours: round(score.scale, 2), z: round(score.z), zThreshold };
+      const summary =
+        reason === 'absolute_cap'
+          ? `Account ${ev.accountId} watched ${hours} h in the last ${windowText} (all screens counted once), above the ${capHours} h cap.`
+          : `Account ${ev.accountId} watched ${hours} h in the last ${windowText} (all screens counted once) against a usual ${baseline!.medianHours} h on its ${hist.length} recent viewing days (robust z ${baseline!.z}, threshold ${zThreshold}).`;
+      const eventIds: string[] = [];
+      for (const session of s.s ?? []) if (session.e !== ev.eventId) eventIds.push(session.e);
+      eventIds.push(ev.eventId);
+      emit({
+        detector: 'viewing_anomaly',
+        key: ev.accountId,
+        summary,
+        evidence: {
+          reason,
+          hours,
+          window: windowText,
+          windowStart: new Date(check.startHour * HOUR_MS).toISOString(),
+          absoluteCapHours: capHours,
+          minHours: round(minViewingMs / HOUR_MS),
+          historyDays: hist.length,
+          minHistoryDays,
+          baseline,
+          openSessions: s.s?.length ?? 0,
+        },
+        eventIds,
+      });
+    }
+
+    function check(s: State, ev: PlaybackEvent, emit: Emit): void {
+      if (s.a >= 0 && s.n - s.a < windowMs) return;
+      const nowHour = Math.floor(s.n / HOUR_MS);
+      const startHour = nowHour - windowHours + 1;
+      const viewed = viewedSince(s, startHour);
+      let reason: 'absolute_cap' | 'baseline';
+      if (viewed > capMs) reason = 'absolute_cap';
+      else if (viewed >= minViewingMs && viewed >= baselineThreshold(s, startHour)) reason = 'baseline';
+      else return;
+      const hist = history(s, startHour);
+      const score = hist.length >= minHistoryDays ? robustScore(hist, viewed / HOUR_MS, minScaleHours) : undefined;
+      // The cached threshold and the score agree except within rounding of the boundary.
+      if (reason === 'baseline' && (score === undefined || score.z < zThreshold)) return;
+      s.a = s.n;
+      report(s, ev, { viewed, startHour }, reason, hist, score, emit);
+    }
+
+    return {
+      id: 'viewing_anomaly',
+      keyKind: 'account',
+      stateVersion: 1,
+      retentionMs: windowMs + (baselineDays + 1) * DAY_MS,
+      keyOf: (ev: FraudEvent) => (ev.type === 'playback' ? ev.accountId : undefined),
+      onEvent(ev, state, _ctx, emit) {
+        if (ev.type !== 'playback') return state;
+        // A stop with nothing open closes nothing and counts nothing.
+        if (state === undefined && ev.action === 'stop') return undefined;
+        const s: State = state ?? {
+          s: null,
+          c: null,
+          n: ev.ts,
+          a: -1,
+          hi: Math.floor(ev.ts / HOUR_MS),
+          hm: 0,
+          hs: '',
+          di: Math.floor(ev.ts / DAY_MS),
+          dm: 0,
+          ds: '',
+          bd: -1,
+          bt: -1,
+        };
+        if (ev.ts >= s.n) {
+          s.n = ev.ts;
+          expire(s);
+        }
+        let credited = false;
+        let at = -1;
+        if (s.s !== null) {
+          for (let i = 0; i < s.s.length; i++) {
+            if (s.s[i]!.id === ev.sessionId) {
+              at = i;
+              break;
+            }
+          }
+        }
+        if (at >= 0) {
+          const session = s.s![at]!;
+          // An event at or before the session's latest (late, or a duplicate time) adds nothing.
+          // The gap is within the timeout: longer-silent sessions were expired, and late events
+          // are no older than the latest time, whose expiry every open session survived.
+          if (ev.ts > session.t) {
+            credit(s, session.t, ev.ts);
+            credited = true;
+            session.t = ev.ts;
+          }
+          if (ev.action === 'stop' && ev.ts === session.t) close(s, at);
+        } else if (ev.action !== 'stop' && ev.ts >= s.n - timeoutMs) {
+          // A start, or a heartbeat of a session not open (start missed or forgotten), opens it and
+          // counting starts here. Not one more than a timeout behind the latest event: what was
+          // counted back then is forgotten, and counting it again could count time twice.
+          open(s, ev);
+        }
+        if (credited) check(s, ev, emit);
+        if (s.s === null && s.c === null && s.hm === 0 && s.hs === '' && s.dm === 0 && s.ds === '') return undefined;
+        return s;
+      },
+    };
   },
 });

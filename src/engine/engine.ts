@@ -17,7 +17,7 @@ export interface KeyRecord {
   /** Detector states by registry index (sparse: most keys touch few detectors). */
   states: unknown[];
   /** Cooldown bookkeeping by registry index: time and severity rank of the last alert. */
-  coolTs?: number[];
+  coolTs?: (number | undefined)[];
   coolRank?: number[];
 }
 
@@ -192,12 +192,30 @@ export class Engine {
     this.onAlert(alert, ev);
   }
 
-  /** Drops keys whose latest event is older than the longest window of their kind. */
+  /**
+   * Drops keys whose latest event is older than the longest window of their kind, and, in keys
+   * that stay, the state of detectors whose own (shorter) window has passed: a quiet account
+   * kept for a 90-day history should not also keep a 10-minute burst counter for 90 days.
+   */
   expire(now: number): void {
     for (const kind of ['account', 'ip'] as const) {
       const cutoff = now - this.retention[kind];
       const store = this.stores[kind];
-      for (const [key, rec] of store) if (rec.lastTs < cutoff) store.delete(key);
+      const rules = this.rules.detectors.filter((r) => r.detector.keyKind === kind);
+      for (const [key, rec] of store) {
+        if (rec.lastTs < cutoff) {
+          store.delete(key);
+          continue;
+        }
+        const idle = now - rec.lastTs;
+        for (const rule of rules) {
+          const slot = DETECTOR_INDEX[rule.id]!;
+          if (rec.states[slot] !== undefined && idle > rule.detector.retentionMs) rec.states[slot] = undefined;
+          if (rec.coolTs?.[slot] !== undefined && now - rec.coolTs[slot]! >= rule.cooldownMs) {
+            rec.coolTs[slot] = undefined;
+          }
+        }
+      }
     }
   }
 

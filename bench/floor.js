@@ -1,0 +1,15 @@
+// The replay floor: read the log line by line (the same line splitter replay uses) and
+// JSON.parse each line, nothing else. Prints {events, ms}.
+import { forEachLine, openLog } from '../dist/io/lines.js';
+
+const path = process.argv[2];
+const t0 = performance.now();
+let n = 0;
+let sink = 0;
+await forEachLine(openLog(path).stream, (line) => {
+  const v = JSON.parse(line.length > 0 && line[0] === '{' ? line : '{}');
+  sink += v === null ? 0 : 1;
+  n++;
+});
+const ms = performance.now() - t0;
+process.stdout.write(JSON.stringify({ events: n, ms, sink }) + '\n');

@@ -1,0 +1,694 @@
+import type { AccountChange } from '../events/types.js';
+import {
+  type Account,
+  assignHomeAddresses,
+  baseAccount,
+  homeDevices,
+  localTime,
+  makeDevice,
+} from './accounts.js';
+import { AddressBook } from './addresses.js';
+import { CITIES, COARSE, COMMUTER_PAIRS, type PoolCity, type PoolCoarse, SURGE_CLUSTERS, cityById, coarseFor } from './ipPool.js';
+import type { DetectorId, Incident, LabelKey, Trap } from './labels.js';
+import {
+  DAY,
+  type Device,
+  Emitter,
+  type Ev,
+  HOUR,
+  MINUTE,
+  SECOND,
+  cityPlace,
+  distanceKm,
+  iso,
+  plausibleTravelHours,
+  titleId,
+  userAgent,
+} from './model.js';
+import { Rng } from './random.js';
+
+export interface PlanOptions {
+  readonly seed: number;
+  readonly accounts: number;
+  readonly days: number;
+  readonly start: number;
+  readonly incidents: boolean;
+}
+
+export interface Plan {
+  readonly accounts: Account[];
+  /** Events that are not background: incidents and trap behaviour, unsorted. */
+  readonly special: Ev[];
+  readonly incidents: Incident[];
+  readonly traps: Trap[];
+  /** Emitter used for the special events; background events continue its sequence. */
+  readonly em: Emitter;
+}
+
+const km = (n: number) => `${Math.round(n)} km`;
+
+/**
+ * Cities abroad within [minKm, maxKm] of `from`. Some homes (Lagos, say) have nothing abroad
+ * in the band; they get the nearest few beyond minKm instead, so every home can take part.
+ */
+function foreignCities(from: { lat: number; lon: number }, country: string, minKm: number, maxKm = Infinity): PoolCity[] {
+  const abroad = CITIES.filter((c) => c.country !== country && distanceKm(from, c) >= minKm);
+  const inBand = abroad.filter((c) => distanceKm(from, c) <= maxKm);
+  if (inBand.length > 0) return inBand;
+  return abroad.sort((a, b) => distanceKm(from, a) - distanceKm(from, b)).slice(0, 3);
+}
+
+class Planner {
+  readonly em = new Emitter();
+  readonly book = new AddressBook();
+  readonly incidents: Incident[] = [];
+  readonly traps: Trap[] = [];
+  readonly end: number;
+  private deviceSeq = 0;
+
+  constructor(readonly o: PlanOptions) {
+    this.end = o.start + o.days * DAY;
+  }
+
+  at(acc: Account, day: number, hour: number): number {
+    return localTime(acc, this.o.start, day, hour);
+  }
+
+  /** A device that has never been seen on any account: an attacker's or a stranger's. */
+  foreignDevice(rng: Rng, kind: Device['kind'] | 'bot'): Device {
+    const id = `dev-x${(this.deviceSeq++).toString(36).padStart(3, '0')}${rng.int(0, 0xffff).toString(16).padStart(4, '0')}`;
+    return kind === 'bot' ? { id, kind: 'laptop', ua: userAgent(rng, 'bot') } : makeDevice(rng, id, kind);
+  }
+
+  incident(detector: DetectorId, key: LabelKey, start: number, end: number, description: string, mayAlsoFire: DetectorId[] = []): void {
+    const id = `inc-${(this.incidents.length + 1).toString().padStart(3, '0')}`;
+    // Events are stamped in whole milliseconds; widen to whole ms so the range always covers them.
+    this.incidents.push({ id, detector, key, start: iso(Math.floor(start)), end: iso(Math.ceil(end)), description, mayAlsoFire });
+  }
+
+  trap(cls: string, key: LabelKey, start: number, end: number, quiet: DetectorId[], description: string, mayAlsoFire: DetectorId[] = []): void {
+    const id = `trap-${(this.traps.length + 1).toString().padStart(3, '0')}`;
+    this.traps.push({ id, class: cls, key, start: iso(Math.max(Math.floor(start), this.o.start)), end: iso(Math.min(Math.ceil(end), this.end - 1)), quietDetectors: quiet, description, mayAlsoFire });
+  }
+
+  session(rng: Rng, acc: Account | string, device: Device, ip: string, s: number, e: number, sid: string, stop = true): void {
+    const id = typeof acc === 'string' ? acc : acc.id;
+    this.em.session(rng, id, device, ip, s, e, sid, titleId(rng), stop);
+  }
+
+  /** Keeps an account's own background activity away from an incident's or trip's events. */
+  blackout(acc: Account, from: number, to: number): void {
+    acc.blackouts.push([from, to]);
+  }
+
+  /** Hours of silence needed so a home login on either side of a far one is not impossible travel. */
+  gapHours(acc: Account, far: { lat: number; lon: number }): number {
+    return distanceKm(acc.home, far) / 700 + 3;
+  }
+
+  // ---------------------------------------------------------------- incidents
+
+  impossibleTravel(acc: Account, rng: Rng, day: number): void {
+    const home = acc.home;
+    const far = rng.pick(foreignCities(home, home.country, 4000));
+    const dev = acc.devices[0]!;
+    const t0 = this.at(acc, day, rng.real(9, 19));
+    const t1 = t0 + rng.int(40, 80) * MINUTE;
+    const farIp = this.book.v4(rng, far);
+    this.em.login(t0, acc.id, acc.homeIps[0]!, dev, true);
+    this.em.login(t1, acc.id, farIp, this.foreignDevice(rng, rng.pick(['laptop', 'phone'] as const)), true);
+    this.blackout(acc, t0 - 30 * MINUTE, t1 + this.gapHours(acc, far) * HOUR);
+    const d = distanceKm(home, far);
+    this.incident('impossible_travel', { accountId: acc.id }, t0, t1,
+      `home login in ${home.city} (${home.country}) ${acc.homeIps[0]} then ${far.city} (${far.country}) ${farIp} ${Math.round((t1 - t0) / MINUTE)} min later: ${km(d)}, both precise fixes (area ${home.area}/${far.area} km)`,
+      ['unfamiliar_location']);
+  }
+
+  geoSurge(acc: Account, rng: Rng, day: number): void {
+    const cluster = rng.pick(SURGE_CLUSTERS).map(cityById);
+    const byCountry = new Map<string, PoolCity>();
+    for (const c of rng.shuffle(cluster.slice())) if (!byCountry.has(c.country)) byCountry.set(c.country, c);
+    const candidates = [...byCountry.values()];
+    // Each hop is timed at under 800 km/h even on raw distance, so no rule that also reads short
+    // hops between precise fixes can call the surge impossible travel; routes that cannot fit
+    // four countries into 40 minutes that way fall back to three.
+    const hopMinutes = (a: PoolCity, b: PoolCity) => Math.max(rng.int(8, 12), Math.ceil((distanceKm(a, b) / 800) * 60) + 1);
+    let route: PoolCity[] = [];
+    let hops: number[] = [];
+    for (const n of rng.chance(0.5) ? [4, 3] : [3]) {
+      for (let attempt = 0; attempt < 50 && route.length === 0; attempt++) {
+        const r = rng.sample(candidates, n);
+        if (r.length < n) break;
+        const h = r.slice(1).map((c, i) => hopMinutes(r[i]!, c));
+        if (h.reduce((x, y) => x + y, 0) <= 40) [route, hops] = [r, h];
+      }
+      if (route.length > 0) break;
+    }
+    const dev = this.foreignDevice(rng, 'laptop');
+    let t = this.at(acc, day, rng.real(10, 20));
+    const t0 = t;
+    const parts: string[] = [];
+    route.forEach((city, i) => {
+      if (i > 0) t += hops[i - 1]! * MINUTE + rng.int(0, 20) * SECOND;
+      const ip = this.book.v4(rng, city);
+      this.em.login(t, acc.id, ip, dev, true);
+      parts.push(`${city.city} (${city.country}) ${ip}`);
+    });
+    const gap = Math.max(...route.map((c) => this.gapHours(acc, c))) * HOUR;
+    this.blackout(acc, t0 - gap, t + gap);
+    this.incident('geo_surge', { accountId: acc.id }, t0, t,
+      `${route.length} countries in ${Math.round((t - t0) / MINUTE)} min: ${parts.join(' -> ')}; each hop slower than 800 km/h, so not impossible travel`,
+      ['unfamiliar_location']);
+  }
+
+  bruteForce(acc: Account, rng: Rng, day: number, succeed: boolean): void {
+    const coarse = coarseFor(acc.home.country);
+    const ip = coarse ? this.book.v4(rng, coarse) : this.book.v4(rng, acc.home);
+    const dev = this.foreignDevice(rng, 'bot');
+    const n = rng.int(15, 30);
+    const t0 = this.at(acc, day, rng.real(0, 24));
+    const step = (rng.int(240, 290) * SECOND) / n;
+    let t = t0;
+    for (let i = 0; i < n; i++) {
+      if (i > 0) t += step * rng.real(0.7, 1.3);
+      this.em.login(t, acc.id, ip, dev, false);
+    }
+    let end = t;
+    if (succeed) {
+      end = t + rng.int(20, 90) * SECOND;
+      this.em.login(end, acc.id, ip, dev, true);
+    }
+    this.blackout(acc, t0 - HOUR, end + HOUR);
+    this.incident('brute_force', { accountId: acc.id }, t0, end,
+      `${n} failed logins in ${Math.round((t - t0) / SECOND)} s from ${ip} (${coarse ? 'country-level ' + coarse.country : acc.home.city}), ${succeed ? 'then a success (critical)' : 'no success'}`,
+      ['login_rate_anomaly']);
+  }
+
+  credentialStuffing(rng: Rng, victims: Account[], seq: number): void {
+    const city = rng.pick(CITIES);
+    const ip = this.book.v4(rng, city);
+    const n = rng.int(30, 60);
+    const real = rng.sample(victims, Math.round(n * rng.real(0.15, 0.3)));
+    const t0 = this.o.start + rng.int(1, this.o.days - 2) * DAY + rng.int(0, DAY - 10 * MINUTE);
+    const ids: string[] = real.map((a) => a.id);
+    while (ids.length < n) ids.push(`acct-x${seq}${rng.int(0, 0xffffff).toString(16).padStart(6, '0')}`);
+    rng.shuffle(ids);
+    const times = ids.map(() => t0 + rng.int(0, 8 * MINUTE - 1)).sort((a, b) => a - b);
+    const ua = userAgent(rng, 'bot');
+    const lucky = rng.chance(0.5) ? ids.findIndex((id) => id.startsWith('acct-x')) : -1;
+    // Stuffing bots rarely send a device id: exercise the optional field.
+    ids.forEach((id, i) => this.em.login(times[i]!, id, ip, undefined, i === lucky, ua));
+    const failures = n - (lucky >= 0 ? 1 : 0);
+    this.incident('credential_stuffing', { ip }, times[0]!, times[n - 1]!,
+      `${n} distinct accounts (${real.length} real) tried from ${ip} (${city.city}, ${city.country}) in ${Math.round((times[n - 1]! - times[0]!) / SECOND)} s, ${failures} failures`);
+  }
+
+  unfamiliarLocation(acc: Account, rng: Rng, day: number): void {
+    // Not too far: the silence kept around the login (so it is not impossible travel) then stays
+    // short, and even a short log leaves the account enough history to count as established.
+    const city = rng.pick(foreignCities(acc.home, acc.home.country, 300, 3000));
+    const ip = this.book.v4(rng, city);
+    const dev = acc.devices[1] ?? acc.devices[0]!;
+    const t0 = localTime({ home: city }, this.o.start, day, rng.real(9, 20));
+    const logins = rng.int(1, 2);
+    let t = t0;
+    for (let i = 0; i < logins; i++) {
+      if (i > 0) t += rng.int(2, 5) * HOUR;
+      this.em.login(t, acc.id, ip, dev, true);
+    }
+    const gap = this.gapHours(acc, city) * HOUR;
+    this.blackout(acc, t0 - gap, t + gap);
+    this.incident('unfamiliar_location', { accountId: acc.id }, t0, t,
+      `established ${acc.home.country} account (home ${acc.home.city}) logs in from ${city.city} (${city.country}) ${ip}, ${km(distanceKm(acc.home, city))} from home and ${(gap / HOUR).toFixed(1)}+ h after its last home activity`);
+  }
+
+  loginRate(acc: Account, rng: Rng, day: number): void {
+    const n = rng.int(20, 40);
+    const dev = acc.devices[0]!;
+    const ip = acc.homeIps[0]!;
+    const t0 = this.at(acc, day, rng.real(10, 20));
+    const step = (55 * MINUTE) / n;
+    const fails = new Set<number>();
+    const nf = rng.int(1, 3);
+    while (fails.size < nf) {
+      const i = rng.int(1, n - 2);
+      if (!fails.has(i - 1) && !fails.has(i + 1)) fails.add(i);
+    }
+    let last = t0;
+    for (let i = 0; i < n; i++) {
+      last = t0 + i * step + rng.int(0, Math.floor(step * 0.5));
+      this.em.login(last, acc.id, ip, dev, !fails.has(i));
+    }
+    this.blackout(acc, t0 - 2 * HOUR, t0 + 3 * HOUR);
+    this.incident('login_rate_anomaly', { accountId: acc.id }, t0, last,
+      `${n} login attempts (${nf} failed) in ${Math.round((last - t0) / MINUTE)} min from home ${ip} on ${dev.id}; baseline ~3 logins a day`);
+  }
+
+  concurrentStreams(acc: Account, rng: Rng, day: number): void {
+    const k = rng.int(6, 8);
+    // Within one UTC day and from at most two places besides home: the extra screens must not
+    // also add up to account sharing (households seen on two days).
+    let t0 = this.at(acc, day, rng.real(19, 21));
+    const dayEnd = Math.floor(t0 / DAY + 1) * DAY;
+    if (t0 + 2.5 * HOUR > dayEnd) t0 = dayEnd - 2.5 * HOUR - rng.int(0, 60) * MINUTE;
+    // The nearest cities: a far one would keep the home's next logins "impossible" for many hours.
+    const near = CITIES.filter((c) => c.id !== acc.home.id)
+      .sort((a, b) => distanceKm(acc.home, a) - distanceKm(acc.home, b))
+      .slice(0, 4);
+    const places = rng.sample(near, rng.int(1, 2));
+    const devices: { dev: Device; ip: string; where: string }[] = acc.devices.map((d) => ({ dev: d, ip: acc.homeIps[0]!, where: acc.home.city }));
+    const placeIps = places.map((c) => this.book.v4(rng, c));
+    while (devices.length < k) {
+      const i = rng.int(0, places.length - 1);
+      devices.push({ dev: this.foreignDevice(rng, rng.pick(['tv', 'phone', 'tablet', 'laptop'] as const)), ip: placeIps[i]!, where: places[i]!.city });
+    }
+    let first = Infinity;
+    let last = 0;
+    devices.forEach(({ dev, ip }, i) => {
+      const s = t0 + rng.int(0, 15) * MINUTE;
+      const e = s + rng.int(60, 110) * MINUTE;
+      first = Math.min(first, s);
+      last = Math.max(last, e);
+      this.session(rng, acc, dev, ip, s, e, `${acc.id.replace('acct-', 'ses-')}-c${i + 1}`);
+    });
+    const gap = Math.max(4, ...places.map((c) => this.gapHours(acc, c))) * HOUR;
+    this.blackout(acc, t0 - gap, last + gap);
+    // Streams from other cities at the same moment are also impossible travel to a rule that
+    // takes playback as position fixes.
+    this.incident('concurrent_streams', { accountId: acc.id }, first, last,
+      `${k} devices streaming at once (all overlap from ${iso(first + 15 * MINUTE)} for 45+ min): ${devices.length - acc.devices.length} new devices at ${placeIps.map((ip, i) => `${ip} (${places[i]!.city})`).join(', ')} plus ${acc.devices.length} home devices at ${acc.homeIps[0]}`,
+      ['impossible_travel']);
+  }
+
+  accountSharing(acc: Account, rng: Rng): boolean {
+    const P = Math.min(21, this.o.days - 2);
+    if (P < 4) return false;
+    // Short periods crowd every household onto the same first and last days: keep to four then.
+    const h = P >= 12 ? rng.int(4, 5) : 4;
+    // Friends and family in the nearest cities, which is how sharing usually looks.
+    const cities = CITIES.filter((c) => c.id !== acc.home.id)
+      .sort((a, b) => distanceKm(acc.home, a) - distanceKm(acc.home, b))
+      .slice(0, h);
+    const d0 = rng.int(1, this.o.days - 1 - P);
+    const perHousehold = P >= 9 ? 3 : 2;
+    const load = new Array<number>(P).fill(0);
+    // The least-used day in [lo, hi], so that no day needs more than the four daytime slots.
+    const pickDay = (lo: number, hi: number): number => {
+      const range = rng.shuffle(Array.from({ length: hi - lo + 1 }, (_, i) => lo + i));
+      const d = range.reduce((best, x) => (load[x]! < load[best]! ? x : best), range[0]!);
+      load[d]!++;
+      return d;
+    };
+    // First day in the first third, last in the last third: each household recurs over a span of
+    // a week or more, which is what tells a second home from a one-off trip.
+    const third = Math.max(1, Math.floor(P / 3));
+    const plan: { city: PoolCity; days: number[] }[] = cities.map((city) => {
+      const a = pickDay(0, P >= 8 ? Math.min(third - 1, P - 8) : third - 1);
+      const b = pickDay(P >= 8 ? Math.max(a + 7, P - third) : P - third, P - 1);
+      const days = perHousehold === 3 && b - a >= 2 ? [a, pickDay(a + 1, b - 1), b] : [a, b];
+      return { city, days };
+    });
+    const slotUse = new Array<number>(P).fill(0);
+    // Household sessions go into separate daytime slots so two never overlap: the account never
+    // has more than one sharer plus one home screen active, far from the concurrent-stream bound.
+    const SLOTS = [9, 11.5, 14, 16.5];
+    let first = Infinity;
+    let last = 0;
+    plan.forEach(({ city, days }, hIdx) => {
+      const dev = this.foreignDevice(rng, rng.pick(['tv', 'laptop'] as const));
+      const ip = this.book.v4(rng, city);
+      for (const d of days) {
+        const slot = SLOTS[slotUse[d]!++];
+        if (slot === undefined) continue;
+        const s = this.at(acc, d0 + d, slot + rng.real(0, 0.3));
+        const e = s + rng.int(40, 60) * MINUTE;
+        first = Math.min(first, s);
+        last = Math.max(last, e);
+        this.session(rng, acc, dev, ip, s, e, `${acc.id.replace('acct-', 'ses-')}-h${hIdx + 1}-${d0 + d}`);
+      }
+    });
+    // The rule stays true while the households' days are inside its 30-day window, so any
+    // playback in that time may (re-)alert: the range runs on until then.
+    this.incident('account_sharing', { accountId: acc.id }, first, Math.min(last + 30 * DAY, this.end - 1),
+      `${h} households besides home ${acc.home.city} stream on ${perHousehold} days each within ${P} days (last household session ${iso(last)}): ${plan.map((p) => `${p.city.city} (${p.city.country}) days ${p.days.map((d) => d0 + d).join('/')}`).join('; ')}`,
+      // Other cities streaming hours apart from home logins read as travel to a rule that takes
+      // playback as position fixes.
+      ['impossible_travel']);
+    return true;
+  }
+
+  viewingBinge(acc: Account, rng: Rng, day: number): void {
+    const dev = acc.devices[0]!;
+    const ip = acc.homeIps[0]!;
+    const target = rng.int(1170, 1260) * MINUTE;
+    const t0 = this.at(acc, day, rng.real(6.5, 8.5));
+    let t = t0;
+    let watched = 0;
+    let k = 1;
+    while (watched < target) {
+      const len = Math.min(target - watched, rng.int(180, 300) * MINUTE);
+      this.session(rng, acc, dev, ip, t, t + len, `${acc.id.replace('acct-', 'ses-')}-v${k++}`);
+      watched += len;
+      t += len + rng.int(5, 10) * MINUTE;
+    }
+    const end = t - 5 * MINUTE;
+    // No other viewing while the binge is still inside a trailing 24-hour window.
+    this.blackout(acc, t0 - 8 * HOUR, end + 25 * HOUR);
+    this.incident('viewing_anomaly', { accountId: acc.id }, t0, end,
+      `${(watched / HOUR).toFixed(1)} h of viewing within ${((end - t0) / HOUR).toFixed(1)} h on ${dev.id} at home (${acc.home.city})`);
+  }
+
+  viewingJump(acc: Account, rng: Rng, day: number): void {
+    const dev = acc.devices[0]!;
+    const ip = acc.homeIps[0]!;
+    const t0 = this.at(acc, day, rng.real(9.5, 10.5));
+    let t = t0;
+    let watched = 0;
+    for (let k = 1; k <= 3; k++) {
+      const len = rng.int(195, 205) * MINUTE;
+      this.session(rng, acc, dev, ip, t, t + len, `${acc.id.replace('acct-', 'ses-')}-v${k}`);
+      watched += len;
+      t += len + rng.int(8, 12) * MINUTE;
+    }
+    const end = t;
+    this.blackout(acc, t0 - HOUR, end + 6 * HOUR);
+    this.incident('viewing_anomaly', { accountId: acc.id }, t0, end,
+      `light viewer (45–75 min every day for ${day} days) watches ${(watched / HOUR).toFixed(1)} h on day ${day} at home (${acc.home.city})`);
+  }
+
+  accountTakeover(acc: Account, rng: Rng, day: number): void {
+    // Far enough to be a different world, near enough that the silence kept around it is short.
+    const far = rng.pick(foreignCities(acc.home, acc.home.country, 1500, 6000));
+    const ip = this.book.v4(rng, far);
+    const dev = this.foreignDevice(rng, rng.pick(['laptop', 'phone'] as const));
+    const t0 = localTime({ home: far }, this.o.start, day, rng.real(1, 23));
+    const t1 = t0 + rng.int(5, 30) * MINUTE;
+    const change: AccountChange = rng.pick(['email', 'payment', 'email', 'payment', 'password']);
+    const viaDevice = rng.chance(0.7);
+    this.em.login(t0, acc.id, ip, dev, true);
+    this.em.update(t1, acc.id, change, viaDevice ? dev : undefined, ip);
+    const gap = this.gapHours(acc, far) * HOUR;
+    this.blackout(acc, t0 - gap, t1 + gap);
+    this.incident('account_takeover', { accountId: acc.id }, t0, t1,
+      `precise login from new country ${far.city} (${far.country}) ${ip} on ${dev.id}, then ${change} change ${Math.round((t1 - t0) / MINUTE)} min later from the same ${viaDevice ? 'device and ip' : 'ip (no deviceId)'}; home ${acc.home.city}`,
+      ['unfamiliar_location']);
+  }
+
+  // ---------------------------------------------------------------- traps
+
+  /** A trip abroad with plausible flights both ways and evenings streamed at the hotel. */
+  trip(acc: Account, rng: Rng, dest: PoolCity, startDay: number, stayDays: number, repeat: boolean): number {
+    const home = cityPlace(acc.home);
+    const there = cityPlace(dest);
+    const dev = acc.devices.find((d) => d.kind === 'laptop') ?? acc.devices.find((d) => d.kind === 'phone') ?? acc.devices[0]!;
+    const hotel = this.book.v4(rng, dest);
+    const flight = plausibleTravelHours(home, there) * HOUR;
+    const t0 = this.at(acc, startDay, rng.real(6, 9));
+    const tArr = t0 + flight + rng.real(0.3, 1.5) * HOUR;
+    const tLeave = tArr + stayDays * DAY + rng.real(-2, 2) * HOUR;
+    const tBack = tLeave + flight + rng.real(0.3, 1.5) * HOUR;
+    this.em.login(t0, acc.id, acc.homeIps[0]!, dev, true);
+    this.em.login(tArr, acc.id, hotel, dev, true);
+    this.em.login(tLeave, acc.id, hotel, dev, true);
+    this.em.login(tBack, acc.id, acc.homeIps[0]!, dev, true);
+    this.blackout(acc, t0 + 1, tArr - 1);
+    this.blackout(acc, tLeave + 1, tBack - 1);
+    acc.stays.push({ from: tArr, to: tLeave, ip: hotel, device: dev });
+    // Evenings at the hotel: the abroad city becomes a second household (streamed on 2+ days).
+    let streamed = 0;
+    for (let d = 1; d <= stayDays; d++) {
+      const s = tArr + (d - 1) * DAY + rng.real(8, 12) * HOUR;
+      const e = s + rng.int(60, 120) * MINUTE;
+      if (e > tLeave - HOUR) break;
+      this.session(rng, acc, dev, hotel, s, e, `${acc.id.replace('acct-', 'ses-')}-t${startDay}-${d}`);
+      streamed++;
+    }
+    const d = distanceKm(home, there);
+    const route = `${acc.home.city} (${acc.home.country}) -> ${dest.city} (${dest.country}), ${km(d)}`;
+    this.trap('plausible_flight', { accountId: acc.id }, t0, tArr, ['impossible_travel'],
+      `${route}: home login then hotel login ${((tArr - t0) / HOUR).toFixed(1)} h later (${Math.round(d / ((tArr - t0) / HOUR))} km/h)`);
+    this.trap('plausible_flight', { accountId: acc.id }, tLeave, tBack, ['impossible_travel'],
+      `return ${route}: ${((tBack - tLeave) / HOUR).toFixed(1)} h between logins`);
+    this.trap(repeat ? 'repeat_trip' : 'one_trip_abroad', { accountId: acc.id }, tArr, tBack,
+      repeat
+        ? ['impossible_travel', 'geo_surge', 'account_sharing', 'account_takeover', 'unfamiliar_location']
+        : ['impossible_travel', 'geo_surge', 'account_sharing', 'account_takeover'],
+      `${stayDays} days in ${dest.city} (${dest.country}) at ${hotel}, streaming on ${streamed} evenings from ${dev.id}${repeat ? '; the country was visited on an earlier trip' : ''}`,
+      repeat ? [] : ['unfamiliar_location']);
+    return Math.ceil((tBack - this.o.start) / DAY);
+  }
+
+  newAccount(acc: Account, rng: Rng, day: number): void {
+    const abroad = rng.pick(foreignCities(acc.home, acc.home.country, 1500));
+    const ip = this.book.v4(rng, abroad);
+    const dev = acc.devices.find((d) => d.kind === 'phone') ?? acc.devices[0]!;
+    const t1 = localTime({ home: abroad }, this.o.start, day, rng.real(10, 17));
+    this.em.login(t1, acc.id, ip, dev, true);
+    const change: AccountChange = rng.pick(['payment', 'phone']);
+    this.em.update(t1 + rng.int(5, 20) * MINUTE, acc.id, change, dev, ip);
+    const t2 = t1 + rng.real(3, 10) * HOUR;
+    this.em.login(t2, acc.id, ip, dev, true);
+    const tHome = t2 + plausibleTravelHours(cityPlace(abroad), cityPlace(acc.home)) * HOUR + rng.real(1, 6) * HOUR;
+    this.em.login(tHome, acc.id, acc.homeIps[0]!, dev, true);
+    acc.activeFrom = tHome + MINUTE;
+    this.trap('new_account', { accountId: acc.id }, t1, tHome + HOUR,
+      ['unfamiliar_location', 'impossible_travel', 'account_takeover', 'login_rate_anomaly', 'geo_surge'],
+      `account created in ${abroad.city} (${abroad.country}) ${ip} (sets ${change} right away), flies home to ${acc.home.city} (${acc.home.country}) ${((tHome - t2) / HOUR).toFixed(1)} h later; no history before`);
+  }
+
+  countryLevel(acc: Account, rng: Rng, a: PoolCoarse, b: PoolCoarse): void {
+    const ipA = this.book.v4(rng, a);
+    const ipB = this.book.v4(rng, b);
+    acc.coarse = { ips: [ipA, ipB], periodMs: rng.int(150, 300) * MINUTE, phase: rng.real(0, 2) };
+    acc.homeIps = [ipA];
+    // Both countries show up in the first two logins, before the account is "established".
+    let day = 0;
+    let t = this.at(acc, day, rng.real(9, 12));
+    if (t < this.o.start) t = this.at(acc, ++day, rng.real(9, 12));
+    const dev = acc.devices[0]!;
+    const t2 = t + rng.int(40, 90) * MINUTE;
+    this.em.login(t, acc.id, ipA, dev, true);
+    this.em.login(t2, acc.id, ipB, dev, true);
+    acc.activeFrom = t2 + MINUTE;
+    this.trap('country_level_ips', { accountId: acc.id }, t, this.end,
+      ['impossible_travel', 'unfamiliar_location', 'geo_surge', 'account_sharing', 'account_takeover'],
+      `only country-level addresses: ${ipA} (${a.country}, no city, area ${a.area} km) and ${ipB} (${b.country}, no city, area ${b.area} km), ${km(distanceKm(a, b))} apart, alternating every few hours and sometimes within the hour`);
+  }
+
+  sharedNat(members: Account[], rng: Rng, city: PoolCity): void {
+    const ip = this.book.v4(rng, city);
+    let first = Infinity;
+    let last = 0;
+    let bursts = 0;
+    let minSize = Infinity;
+    const ref = members[0]!;
+    for (let day = 0; day < this.o.days; day++) {
+      const b0 = this.at(ref, day, 8.8 + rng.real(0, 0.1));
+      const dow = new Date(b0 + city.utcOffset * HOUR).getUTCDay();
+      if (dow === 0 || dow === 6 || b0 < this.o.start || b0 + 10 * MINUTE >= this.end) continue;
+      const who = rng.sample(members, rng.int(50, members.length));
+      const typos = new Set(rng.sample(who, rng.int(3, 5)));
+      for (const acc of who) {
+        const dev = acc.devices.find((d) => d.kind === 'phone') ?? acc.devices[0]!;
+        const t = b0 + rng.int(0, 9 * MINUTE - 40 * SECOND);
+        if (typos.has(acc)) this.em.login(t - rng.int(10, 30) * SECOND + 30 * SECOND, acc.id, ip, dev, false);
+        this.em.login(t + 30 * SECOND + (typos.has(acc) ? 5 * SECOND : 0), acc.id, ip, dev, true);
+      }
+      first = Math.min(first, b0);
+      last = Math.max(last, b0 + 10 * MINUTE);
+      minSize = Math.min(minSize, who.length);
+      bursts++;
+    }
+    if (bursts === 0) return;
+    this.trap('shared_nat', { ip }, first, last, ['credential_stuffing'],
+      `campus NAT ${ip} in ${city.city} (${city.country}): every weekday ${minSize}+ of ${members.length} accounts log in within 10 min, 3–5 typos each morning (${bursts} mornings)`);
+  }
+}
+
+function trapCount(accounts: number, fraction: number): number {
+  return Math.max(1, Math.round(accounts * fraction));
+}
+
+/**
+ * Decides who everybody is, then writes the special events. Roles are decided first and
+ * addresses handed out after, so every address is allocated exactly once and in a fixed order.
+ */
+export function makePlan(o: PlanOptions): Plan {
+  const width = Math.max(4, String(o.accounts - 1).length);
+  const accounts = Array.from({ length: o.accounts }, (_, i) => baseAccount(o.seed, i, width, o.start));
+  const p = new Planner(o);
+  const rng = Rng.derive(o.seed, 'plan');
+  const pool = rng.shuffle(accounts.slice());
+  const later: (() => void)[] = [];
+  const take = (role: string): Account | undefined => {
+    const a = pool.pop();
+    if (a) a.role = role;
+    return a;
+  };
+  const days = o.days;
+  // Incidents that need an established account start after a week of history when there is room.
+  const lo = days >= 14 ? 7 : 3;
+  const hi = days - 2;
+  const per = !o.incidents || days < 5 ? 0 : o.accounts >= 200 ? Math.max(2, Math.round((o.accounts * 4) / 1000)) : o.accounts >= 20 ? 1 : 0;
+
+  const established = (acc: Account) => {
+    // Short logs get busier incident accounts so that 5 logins of history exist by day 3.
+    acc.loginsPerDay = days >= 10 ? [2, 4] : [3, 5];
+    acc.typo = 0.01;
+    acc.sensitiveUpdates = true;
+  };
+
+  const incidentKinds: [DetectorId, (acc: Account, r: Rng, i: number) => void][] = [
+    ['impossible_travel', (acc, r) => later.push(() => p.impossibleTravel(acc, r, r.int(lo, hi)))],
+    ['geo_surge', (acc, r) => later.push(() => p.geoSurge(acc, r, r.int(lo, hi)))],
+    ['brute_force', (acc, r, i) => later.push(() => p.bruteForce(acc, r, r.int(lo, hi), i % 2 === 0))],
+    ['unfamiliar_location', (acc, r) => later.push(() => p.unfamiliarLocation(acc, r, r.int(lo, hi)))],
+    ['login_rate_anomaly', (acc, r) => later.push(() => p.loginRate(acc, r, r.int(Math.min(hi, Math.max(4, lo)), hi)))],
+    ['concurrent_streams', (acc, r) => later.push(() => p.concurrentStreams(acc, r, r.int(1, hi)))],
+    ['account_sharing', (acc, r) => {
+      acc.devices = acc.devices.slice(0, 2);
+      // Sharers streaming elsewhere make some home logins look like travel to a playback-aware
+      // rule; a settings change right after one would then read as a takeover.
+      acc.sensitiveUpdates = false;
+      // Four sharer hours plus this stay under the 6 h at which a daily-baseline rule may wake.
+      acc.view = { kind: 'normal', pDay: 0.6, hour: r.real(19, 21), capMin: 100 };
+      later.push(() => { p.accountSharing(acc, r); });
+    }],
+    ['viewing_anomaly', (acc, r, i) => {
+      if (i % 2 === 1 && days >= 13) {
+        acc.view = { kind: 'light', hour: r.real(19.5, 21) };
+        later.push(() => p.viewingJump(acc, r, r.int(11, hi)));
+      } else {
+        later.push(() => p.viewingBinge(acc, r, r.int(1, hi)));
+      }
+    }],
+    ['account_takeover', (acc, r) => later.push(() => p.accountTakeover(acc, r, r.int(lo, hi)))],
+  ];
+  for (let i = 0; i < per; i++) {
+    for (const [det, setup] of incidentKinds) {
+      const acc = take(`incident:${det}`);
+      if (!acc) break;
+      established(acc);
+      setup(acc, Rng.derive(o.seed, 'incident', det, i), i);
+    }
+  }
+
+  // A campus NAT needs 50+ accounts from one city; small populations go without.
+  if (o.accounts >= 100) {
+    const groups = Math.max(1, Math.floor(o.accounts / 2500));
+    for (let g = 0; g < groups; g++) {
+      const r = Rng.derive(o.seed, 'nat', g);
+      const city = r.pick(CITIES.filter((c) => c.v4.length >= 4));
+      const size = Math.min(70, Math.max(52, Math.round(o.accounts * 0.05)));
+      const members: Account[] = [];
+      for (let i = 0; i < size; i++) {
+        const a = take('trap:shared_nat');
+        if (!a) break;
+        a.home = city;
+        members.push(a);
+      }
+      if (members.length >= 52) later.push(() => p.sharedNat(members, r, city));
+    }
+  }
+
+  if (o.accounts >= 10) {
+    const travellers = days >= 10 ? trapCount(o.accounts, 0.02) : 0;
+    for (let i = 0; i < travellers; i++) {
+      const acc = take('trap:traveller');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'traveller', i);
+      acc.devices = acc.devices.slice(0, 2);
+      acc.sensitiveUpdates = false;
+      if (acc.view.kind !== 'normal') acc.view = { kind: 'normal', pDay: 0.5, hour: r.real(19, 21), capMin: 210 };
+      later.push(() => {
+        const dest = r.pick(foreignCities(acc.home, acc.home.country, 1500, 12000));
+        const stay = r.int(3, 6);
+        const startDay = r.int(1, Math.max(1, Math.min(days - stay - 3, Math.floor(days / 2))));
+        const back = p.trip(acc, r, dest, startDay, stay, false);
+        const stay2 = r.int(3, 5);
+        const start2 = back + 2;
+        if (start2 + stay2 + 2 < days) p.trip(acc, r, dest, start2, stay2, true);
+      });
+    }
+
+    for (let i = 0; i < trapCount(o.accounts, 0.04); i++) {
+      const acc = take('trap:family');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'family', i);
+      acc.devices = homeDevices(r, acc.id, 4);
+      acc.view = { kind: 'family', pDay: 0.8, hour: r.real(19, 20.5) };
+      later.push(() => p.trap('family_screens', { accountId: acc.id }, o.start, p.end,
+        ['concurrent_streams', 'account_sharing', 'viewing_anomaly'],
+        `family of four devices (${acc.devices.map((d) => d.kind).join(', ')}) in ${acc.home.city}; three screens at once on many evenings`));
+    }
+
+    for (let i = 0; i < trapCount(o.accounts, 0.01); i++) {
+      const acc = take('trap:country_level');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'coarse', i);
+      const a = r.pick(COARSE);
+      const b = r.pick(COARSE.filter((c) => c.country !== a.country && distanceKm(a, c) >= 3000));
+      acc.home = r.pick(CITIES.filter((c) => c.country === a.country));
+      later.push(() => p.countryLevel(acc, r, a, b));
+    }
+
+    for (let i = 0; i < trapCount(o.accounts, 0.03); i++) {
+      const acc = take('trap:commuter');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'commuter', i);
+      const pair = r.pick(COMMUTER_PAIRS);
+      const flip = r.chance(0.5);
+      acc.home = cityById(pair[flip ? 1 : 0]);
+      const work = cityById(pair[flip ? 0 : 1]);
+      if (acc.devices.length < 2) acc.devices = homeDevices(r, acc.id, 2);
+      later.push(() => {
+        acc.commute = { work, ip: p.book.v4(r, work) };
+        p.trap('commuter', { accountId: acc.id }, o.start, p.end,
+          ['impossible_travel', 'unfamiliar_location', 'geo_surge', 'account_sharing'],
+          `lives in ${acc.home.city} ${acc.homeIps[0]}, works in ${work.city} ${acc.commute.ip} (${km(distanceKm(acc.home, work))}); weekday logins from both within the hour`);
+      });
+    }
+
+    for (let i = 0; i < trapCount(o.accounts, 0.01); i++) {
+      const acc = take('trap:heavy_viewer');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'heavy', i);
+      acc.view = { kind: 'heavy', hour: r.real(14.5, 16) };
+      later.push(() => p.trap('heavy_viewer', { accountId: acc.id }, o.start, p.end,
+        ['viewing_anomaly', 'concurrent_streams'],
+        `watches 7–8 h every day from local ${(acc.view as { hour: number }).hour.toFixed(1)}h on ${acc.devices[0]!.id} in ${acc.home.city}`));
+    }
+
+    for (let i = 0; i < trapCount(o.accounts, 0.03); i++) {
+      const acc = take('trap:mistyper');
+      if (!acc) break;
+      acc.typo = 0.15;
+      acc.loginsPerDay = [2, 3];
+      later.push(() => p.trap('mistyper', { accountId: acc.id }, o.start, p.end,
+        ['brute_force', 'login_rate_anomaly'],
+        `mistypes the password on ~15% of logins (2–3 failures a week, each followed by a success)`));
+    }
+
+    const newcomers = days >= 5 ? trapCount(o.accounts, 0.02) : 0;
+    for (let i = 0; i < newcomers; i++) {
+      const acc = take('trap:new_account');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'newcomer', i);
+      acc.sensitiveUpdates = false;
+      later.push(() => p.newAccount(acc, r, r.int(1, days - 4)));
+    }
+  }
+
+  assignHomeAddresses(o.seed, accounts, p.book);
+  // Credential stuffing touches ordinary accounts only, once each: no other detector can fire.
+  const victims = pool.slice();
+  for (const fn of later) fn();
+  for (let i = 0; i < per; i++) p.credentialStuffing(Rng.derive(o.seed, 'incident', 'credential_stuffing', i), victims, i);
+
+  p.incidents.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  p.incidents.forEach((inc, i) => (inc.id = `inc-${(i + 1).toString().padStart(3, '0')}`));
+  p.traps.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0) || (a.id < b.id ? -1 : 1));
+  p.traps.forEach((t, i) => (t.id = `trap-${(i + 1).toString().padStart(3, '0')}`));
+  return { accounts, special: p.em.out, incidents: p.incidents, traps: p.traps, em: p.em };
+}
+

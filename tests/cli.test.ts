@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { login } from './helpers.js';
+
+/** The CLI as users run it (built by `npm test` before the tests). */
+function cli(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, ['bin/fraudwatch.js', ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'fw-cli-'));
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+const attack = Array.from({ length: 10 }, (_, i) => JSON.stringify(login('cli-acc', i * 10_000, '198.51.100.1', false)));
+const log = file('events.jsonl', [...attack, 'not json', JSON.stringify({ eventId: 'q', type: 'login' }), ''].join('\n'));
+
+describe('fraudwatch CLI', () => {
+  it('validate prints every error with file:line:col and exits 1', () => {
+    const bad = file('bad.yaml', 'cooldown: 30m\ndetectors:\n  brute_force:\n    treshold: 3\n  geo_surge:\n    minCountries: 0\n');
+    const r = cli(['validate', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${bad}:4:5 FW_RULES_UNKNOWN_KEY detectors.brute_force.treshold: unknown key "treshold"`);
+    expect(r.stdout).toMatch(new RegExp(`${bad}:6:19 FW_RULES_INVALID_VALUE detectors.geo_surge.minCountries`));
+    expect(r.stderr).toContain('2 error(s)');
+  });
+
+  it('validate prints the effective rules of a valid file and exits 0', () => {
+    const r = cli(['validate', 'rules/default.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^# rulesVersion: [0-9a-f]{12}/);
+    expect(r.stdout).toContain('impossible_travel:');
+    expect(r.stdout).toContain('lateness: 30s');
+  });
+
+  it('replay writes alerts as JSON lines and a summary on stderr, and exits 0 despite invalid lines', () => {
+    const r = cli(['replay', log]);
+    expect(r.code).toBe(0);
+    const alerts = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(alerts.map((a) => [a.detector, a.accountId])).toEqual([['brute_force', 'cli-acc']]);
+    expect(r.stderr).toMatch(/lines read\s+12/);
+    expect(r.stderr).toMatch(/invalid\s+2\s+\(invalid_json 1, missing_field 1\)/);
+    expect(r.stderr).toMatch(/alerts\s+1\s+\(brute_force 1\)/);
+    expect(r.stderr).toMatch(/events\/s/);
+    expect(r.stderr).toContain(':11: invalid_json');
+  });
+
+  it('two replays of the same log are byte-identical, from a file or from stdin', () => {
+    const a = cli(['replay', log]).stdout;
+    const b = cli(['replay', '-'], readFileSync(log, 'utf8')).stdout;
+    expect(a.length).toBeGreaterThan(100);
+    expect(b).toBe(a);
+  });
+
+  it('--out and --invalid-out write files; --strict stops at the first invalid line with exit 1', () => {
+    const out = join(dir, 'alerts.jsonl');
+    const inv = join(dir, 'invalid.jsonl');
+    expect(cli(['replay', log, '--out', out, '--invalid-out', inv, '--quiet']).code).toBe(0);
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(readFileSync(inv, 'utf8').trim().split('\n').map((l) => JSON.parse(l).line)).toEqual([11, 12]);
+    const strict = cli(['replay', log, '--strict']);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain('FW_INPUT_INVALID');
+    expect(strict.stderr).toContain('line 11');
+  });
+
+  it('rejects bad flags and missing files with exit 2 and a clear message', () => {
+    const r1 = cli(['replay', log, '--lateness', 'soon']);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain('is not a duration');
+    const r2 = cli(['replay', join(dir, 'missing.jsonl')]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('FW_INPUT_READ');
+    const r3 = cli(['replay', log, '--rules', join(dir, 'missing.yaml')]);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain('FW_RULES_READ');
+    expect(cli(['frobnicate']).code).toBe(2);
+  });
+});
