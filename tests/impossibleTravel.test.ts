@@ -7,7 +7,9 @@ import { byTime, DAY, HOUR, login, MIN, only, playback, run, session, testLocato
 const ID = 'impossible_travel';
 const R = only([ID]);
 /** Every finding an alert: for counting findings rather than cooldown periods. */
-const NO_COOLDOWN = only([ID], { [ID]: { cooldown: '0s' } });
+const NO_COOLDOWN = only([ID], { [ID]: { cooldown: '0s', repeatAfter: '0s' } });
+/** Cooldown off, but the detector's own one-alert-per-episode rule on (the default repeatAfter). */
+const EPISODES = only([ID], { [ID]: { cooldown: '0s' } });
 
 const LONDON = '198.51.100.1';
 const LONDON_2 = '198.51.100.2';
@@ -258,8 +260,25 @@ describe('impossible_travel: playback fixes (issue 7)', () => {
   it('keeps both places, so every event of either interleaved stream is a finding (cooldown makes them one alert)', () => {
     // From 12 min on: home heartbeats at 15..55 (9) and foreign start and heartbeats at 12..47 (8).
     expect(travel(hijack, NO_COOLDOWN)).toHaveLength(17);
-    // Default 30 min cooldown: the first finding (12 min) and the first one 30 min later (42 min).
-    expect(travel(hijack).map((a) => a.ts)).toEqual(['2026-03-02T08:12:00.000Z', '2026-03-02T08:42:00.000Z']);
+    // The same two places are one episode: one alert for the whole hijack (repeatAfter 24h),
+    // with or without the cooldown.
+    expect(travel(hijack).map((a) => a.ts)).toEqual(['2026-03-02T08:12:00.000Z']);
+    expect(travel(hijack, EPISODES)).toHaveLength(1);
+    // repeatAfter shorter than the hijack: the episode alerts again once it has passed: the
+    // foreign heartbeat at 32 min (20 min after 12), then the home heartbeat at 55 min (23 min
+    // after 32; the foreign stream's last fix, 47 min, is 8 min before it).
+    expect(travel(hijack, only([ID], { [ID]: { cooldown: '0s', repeatAfter: '20m' } })).map((a) => a.ts)).toEqual([
+      '2026-03-02T08:12:00.000Z',
+      '2026-03-02T08:32:00.000Z',
+      '2026-03-02T08:55:00.000Z',
+    ]);
+  });
+
+  it('alerts at once for a third place during an episode', () => {
+    const evs = [...hijack, playback('acc1', 20 * MIN, PARIS, 'y', 's9', 'start')];
+    const cities = travel(evs, EPISODES).map((a) => [(a.evidence.from as { city: string }).city, (a.evidence.to as { city: string }).city]);
+    expect(cities.length).toBe(2);
+    expect(cities[1]).toContain('Paris');
   });
 
   it('is off with playbackFixes: false', () => {

@@ -251,7 +251,7 @@ export class Daemon {
     this.assigned = next;
   }
 
-  private async onBatch({ batch, isRunning, isStale, heartbeat }: EachBatchPayload): Promise<void> {
+  private async onBatch({ batch, isRunning, isStale, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
     const started = performance.now();
     const partition = batch.partition;
     let next = this.consumed.get(partition) ?? -1;
@@ -259,7 +259,10 @@ export class Daemon {
       if (!isRunning() || isStale()) break;
       const offset = Number(m.offset);
       // A batch fetched again after a failed produce: those messages are already in the pipeline.
-      if (offset < next) continue;
+      if (offset < next) {
+        resolveOffset(m.offset);
+        continue;
+      }
       const receivedAt = performance.now();
       const result = decodeEvent(m.value === null ? '' : m.value.toString('utf8'));
       if (result.ok) this.pipeline.push(result.event, partition, { partition, offset, receivedAt });
@@ -269,6 +272,8 @@ export class Daemon {
       }
       next = offset + 1;
       this.consumed.set(partition, next);
+      // Moves kafkajs's fetch position only; what is committed is decided in produceAndCommit.
+      resolveOffset(m.offset);
     }
     if (batch.messages.length > 0) {
       const now = Date.now();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent } from '../events/types.js';
 import { haversineKm, isPreciseFix } from '../geo/distance.js';
 import type { GeoPoint } from '../geo/locator.js';
@@ -45,6 +46,12 @@ const options = z.strictObject({
    * itself. Default 4.
    */
   maxPlaces: z.number().int().min(1).max(16).default(4),
+  /**
+   * The same two places alert again only after this long. A stream from another city keeps
+   * sending heartbeats: that is one episode, not an alert every cooldown. A new place still
+   * alerts at once. Default 24h.
+   */
+  repeatAfter: duration('0s', '30d').default('24h'),
 });
 
 type FixKind = 'login' | 'playback_start' | 'playback_heartbeat';
@@ -64,6 +71,13 @@ interface Fix {
   lat: number;
   lon: number;
   accuracyKm: number;
+  /** The place this fix last alerted against (`country/region/city`), and when: one episode, one alert. */
+  alertedWith: string | null;
+  alertedAt: number;
+}
+
+function placeKey(f: { country: string; region: string; city: string }): string {
+  return `${f.country}/${f.region}/${f.city}`;
 }
 
 /**
@@ -132,6 +146,8 @@ function toFix(ev: FraudEvent, g: GeoPoint, sessionId: string | null): Fix {
     lat: g.lat,
     lon: g.lon,
     accuracyKm: g.accuracyKm,
+    alertedWith: null,
+    alertedAt: 0,
   };
 }
 
@@ -158,6 +174,7 @@ export const impossibleTravel = defineDetector({
     const preciseAccuracyKm = o.preciseAccuracyKm;
     const playbackFixes = o.playbackFixes;
     const maxPlaces = o.maxPlaces;
+    const repeatAfterMs = parseDuration(o.repeatAfter);
     const reachMs = Math.ceil((HALF_EARTH_CIRCUMFERENCE_KM / maxSpeedKmh) * HOUR_MS);
 
     const keyOf = (ev: FraudEvent): string | undefined => {
@@ -169,7 +186,7 @@ export const impossibleTravel = defineDetector({
     return {
       id: 'impossible_travel',
       keyKind: 'account',
-      stateVersion: 2,
+      stateVersion: 3,
       retentionMs: reachMs,
       keyOf,
       onEvent(ev, state, ctx, emit) {
@@ -218,7 +235,17 @@ export const impossibleTravel = defineDetector({
           }
         }
 
-        if (best !== undefined) {
+        // Either side may remember the episode: the foreign stream's heartbeats and the home
+        // stream's heartbeats both pair the same two places.
+        const here = best === undefined ? '' : placeKey(g);
+        const there = best === undefined ? '' : placeKey(best);
+        const recent = (f: Fix | undefined, other: string) => f !== undefined && f.alertedWith === other && Math.abs(ev.ts - f.alertedAt) < repeatAfterMs;
+        const repeat = best !== undefined && (recent(best, here) || recent(same, there));
+        let alertedAgainst: string | null = null;
+        if (best !== undefined && !repeat) {
+          best.alertedWith = here;
+          best.alertedAt = ev.ts;
+          alertedAgainst = there;
           const current = toFix(ev, g, sessionId);
           const [from, to] = best.ts <= current.ts ? [best, current] : [current, best];
           const dt = to.ts - from.ts;
@@ -250,9 +277,18 @@ export const impossibleTravel = defineDetector({
           // Heartbeats land here: overwrite in place, no allocation. A late fix must not
           // overwrite a newer one from the same place.
           if (ev.ts >= same.ts) setFix(same, ev, g, sessionId);
+          if (alertedAgainst !== null) {
+            same.alertedWith = alertedAgainst;
+            same.alertedAt = ev.ts;
+          }
           return fixes;
         }
-        const next = fixes.concat(toFix(ev, g, sessionId));
+        const fresh = toFix(ev, g, sessionId);
+        if (alertedAgainst !== null) {
+          fresh.alertedWith = alertedAgainst;
+          fresh.alertedAt = ev.ts;
+        }
+        const next = fixes.concat(fresh);
         if (next.length > maxPlaces) {
           let oldest = 0;
           for (let i = 1; i < next.length; i++) if (next[i]!.ts < next[oldest]!.ts) oldest = i;

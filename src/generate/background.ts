@@ -6,7 +6,6 @@ import { Rng } from './random.js';
 export interface BackgroundContext {
   readonly seed: number;
   readonly start: number;
-  readonly end: number;
   /** Multiplier on how often ordinary accounts watch (the demo preset turns it down). */
   readonly viewScale: number;
   readonly em: Emitter;

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BackgroundContext, backgroundDay } from './background.js';
-import type { Incident, LabelsFile, Trap } from './labels.js';
+import type { LabelsFile } from './labels.js';
 import { DAY, type Ev, HOUR, byTime } from './model.js';
 import { makePlan } from './plan.js';
 import { Rng } from './random.js';
@@ -72,7 +72,7 @@ function resolve(opts: GenerateOptions): Resolved {
 function* orderedEvents(r: Resolved, plan: ReturnType<typeof makePlan>): Generator<Ev> {
   const end = r.start + r.days * DAY;
   const special = plan.special.sort(byTime);
-  const ctx: BackgroundContext = { seed: r.seed, start: r.start, end, viewScale: r.viewScale, em: plan.em };
+  const ctx: BackgroundContext = { seed: r.seed, start: r.start, viewScale: r.viewScale, em: plan.em };
   let sp = 0;
   let carried: Ev[] = [];
   // Local day -1 is still "today" in UTC for accounts west of Greenwich; local day `days` is for the east.

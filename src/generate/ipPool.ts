@@ -608,8 +608,8 @@ export const COMMUTER_PAIRS: readonly (readonly [string, string])[] = [
 
 /**
  * Cities in different countries, every pair under 500 km apart: logins hopping between them
- * within the hour are a geo surge but can never be impossible travel, which keeps the two
- * detectors' incidents separable.
+ * within the hour are a geo surge, and (with each hop timed under 800 km/h by the generator)
+ * never impossible travel, which keeps the two detectors' incidents separable.
  */
 export const SURGE_CLUSTERS: readonly (readonly string[])[] = [
   ['nl-amsterdam', 'be-brussels', 'de-dusseldorf', 'fr-lille', 'lu-luxembourg'],

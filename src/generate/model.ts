@@ -1,6 +1,5 @@
 import type { AccountChange, PlaybackAction } from '../events/types.js';
 import { haversineKm } from '../geo/distance.js';
-import type { PoolCity, PoolCoarse } from './ipPool.js';
 import type { Rng } from './random.js';
 
 export const SECOND = 1000;
@@ -52,23 +51,13 @@ export function userAgent(rng: Rng, kind: DeviceKind | 'bot'): string {
   return rng.pick(USER_AGENTS[kind]);
 }
 
-/** Somewhere an address puts a login: a precise city or a country-level block. */
-export interface Place {
-  readonly country: string;
+/** Anything with coordinates: a pool city, a coarse block. */
+export interface LatLon {
   readonly lat: number;
   readonly lon: number;
-  readonly label: string;
 }
 
-export function cityPlace(c: PoolCity): Place {
-  return { country: c.country, lat: c.lat, lon: c.lon, label: `${c.city} (${c.country})` };
-}
-
-export function coarsePlace(c: PoolCoarse): Place {
-  return { country: c.country, lat: c.lat, lon: c.lon, label: `${c.country} (country-level)` };
-}
-
-export function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
+export function distanceKm(a: LatLon, b: LatLon): number {
   return haversineKm(a.lat, a.lon, b.lat, b.lon);
 }
 
@@ -76,7 +65,7 @@ export function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lo
  * Hours a traveller needs between two places so that the trip is plausible to any reasonable
  * impossible-travel rule: 700 km/h including the airport, never less than two hours.
  */
-export function plausibleTravelHours(a: Place, b: Place): number {
+export function plausibleTravelHours(a: LatLon, b: LatLon): number {
   return Math.max(2, distanceKm(a, b) / 700 + 1);
 }
 

@@ -16,9 +16,9 @@ import {
   Emitter,
   type Ev,
   HOUR,
+  type LatLon,
   MINUTE,
   SECOND,
-  cityPlace,
   distanceKm,
   iso,
   plausibleTravelHours,
@@ -51,7 +51,7 @@ const km = (n: number) => `${Math.round(n)} km`;
  * Cities abroad within [minKm, maxKm] of `from`. Some homes (Lagos, say) have nothing abroad
  * in the band; they get the nearest few beyond minKm instead, so every home can take part.
  */
-function foreignCities(from: { lat: number; lon: number }, country: string, minKm: number, maxKm = Infinity): PoolCity[] {
+function foreignCities(from: LatLon, country: string, minKm: number, maxKm = Infinity): PoolCity[] {
   const abroad = CITIES.filter((c) => c.country !== country && distanceKm(from, c) >= minKm);
   const inBand = abroad.filter((c) => distanceKm(from, c) <= maxKm);
   if (inBand.length > 0) return inBand;
@@ -91,9 +91,8 @@ class Planner {
     this.traps.push({ id, class: cls, key, start: iso(Math.max(Math.floor(start), this.o.start)), end: iso(Math.min(Math.ceil(end), this.end - 1)), quietDetectors: quiet, description, mayAlsoFire });
   }
 
-  session(rng: Rng, acc: Account | string, device: Device, ip: string, s: number, e: number, sid: string, stop = true): void {
-    const id = typeof acc === 'string' ? acc : acc.id;
-    this.em.session(rng, id, device, ip, s, e, sid, titleId(rng), stop);
+  session(rng: Rng, acc: Account, device: Device, ip: string, s: number, e: number, sid: string): void {
+    this.em.session(rng, acc.id, device, ip, s, e, sid, titleId(rng), true);
   }
 
   /** Keeps an account's own background activity away from an incident's or trip's events. */
@@ -102,7 +101,7 @@ class Planner {
   }
 
   /** Hours of silence needed so a home login on either side of a far one is not impossible travel. */
-  gapHours(acc: Account, far: { lat: number; lon: number }): number {
+  gapHours(acc: Account, far: LatLon): number {
     return distanceKm(acc.home, far) / 700 + 3;
   }
 
@@ -398,11 +397,10 @@ class Planner {
 
   /** A trip abroad with plausible flights both ways and evenings streamed at the hotel. */
   trip(acc: Account, rng: Rng, dest: PoolCity, startDay: number, stayDays: number, repeat: boolean): number {
-    const home = cityPlace(acc.home);
-    const there = cityPlace(dest);
+    const home = acc.home;
     const dev = acc.devices.find((d) => d.kind === 'laptop') ?? acc.devices.find((d) => d.kind === 'phone') ?? acc.devices[0]!;
     const hotel = this.book.v4(rng, dest);
-    const flight = plausibleTravelHours(home, there) * HOUR;
+    const flight = plausibleTravelHours(home, dest) * HOUR;
     const t0 = this.at(acc, startDay, rng.real(6, 9));
     const tArr = t0 + flight + rng.real(0.3, 1.5) * HOUR;
     const tLeave = tArr + stayDays * DAY + rng.real(-2, 2) * HOUR;
@@ -423,12 +421,12 @@ class Planner {
       this.session(rng, acc, dev, hotel, s, e, `${acc.id.replace('acct-', 'ses-')}-t${startDay}-${d}`);
       streamed++;
     }
-    const d = distanceKm(home, there);
+    const d = distanceKm(home, dest);
     const route = `${acc.home.city} (${acc.home.country}) -> ${dest.city} (${dest.country}), ${km(d)}`;
     this.trap('plausible_flight', { accountId: acc.id }, t0, tArr, ['impossible_travel'],
       `${route}: home login then hotel login ${((tArr - t0) / HOUR).toFixed(1)} h later (${Math.round(d / ((tArr - t0) / HOUR))} km/h)`);
     this.trap('plausible_flight', { accountId: acc.id }, tLeave, tBack, ['impossible_travel'],
-      `return ${route}: ${((tBack - tLeave) / HOUR).toFixed(1)} h between logins`);
+      `${dest.city} (${dest.country}) -> ${acc.home.city} (${acc.home.country}), the way back: hotel login then home login ${((tBack - tLeave) / HOUR).toFixed(1)} h later (${Math.round(d / ((tBack - tLeave) / HOUR))} km/h)`);
     this.trap(repeat ? 'repeat_trip' : 'one_trip_abroad', { accountId: acc.id }, tArr, tBack,
       repeat
         ? ['impossible_travel', 'geo_surge', 'account_sharing', 'account_takeover', 'unfamiliar_location']
@@ -448,7 +446,7 @@ class Planner {
     this.em.update(t1 + rng.int(5, 20) * MINUTE, acc.id, change, dev, ip);
     const t2 = t1 + rng.real(3, 10) * HOUR;
     this.em.login(t2, acc.id, ip, dev, true);
-    const tHome = t2 + plausibleTravelHours(cityPlace(abroad), cityPlace(acc.home)) * HOUR + rng.real(1, 6) * HOUR;
+    const tHome = t2 + plausibleTravelHours(abroad, acc.home) * HOUR + rng.real(1, 6) * HOUR;
     this.em.login(tHome, acc.id, acc.homeIps[0]!, dev, true);
     acc.activeFrom = tHome + MINUTE;
     this.trap('new_account', { accountId: acc.id }, t1, tHome + HOUR,

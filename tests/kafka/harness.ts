@@ -48,6 +48,21 @@ export function uniqueName(prefix: string): string {
 
 export async function createTopic(admin: Admin, topic: string, partitions = 1): Promise<void> {
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+  // createTopics returns before every broker's metadata cache knows the topic: wait until the
+  // partitions report a leader, so the first produce does not race it.
+  await eventually(
+    async () => {
+      try {
+        const md = await admin.fetchTopicMetadata({ topics: [topic] });
+        return md.topics[0]!.partitions.filter((p) => p.leader >= 0).length;
+      } catch {
+        return 0;
+      }
+    },
+    (n) => n === partitions,
+    30_000,
+    100,
+  );
 }
 
 /** Produces lines as messages keyed by accountId (or a given key function), in order. */
@@ -75,6 +90,11 @@ export async function readTopic(
   timeoutMs = 60_000,
   readCommitted = false,
 ): Promise<KafkaMessage[]> {
+  // Output topics are created by the daemon: wait for them rather than fail the subscribe.
+  const admin = kafka.admin();
+  await admin.connect();
+  await eventually(async () => (await admin.listTopics()).includes(topic), Boolean, timeoutMs, 200);
+  await admin.disconnect();
   const consumer = kafka.consumer({ groupId: uniqueName('reader'), readUncommitted: !readCommitted, maxWaitTimeInMs: 200 });
   const messages: KafkaMessage[] = [];
   await consumer.connect();
