@@ -127,7 +127,7 @@ describe('account_takeover', () => {
     // The owner keeps streaming at home after the attacker's login: each heartbeat is an
     // impossible_travel finding against Tokyo, but no risky login of the owner's.
     const evs = byTime([home, attacker, ...session('acc1', 31 * MIN, 30 * MIN, LONDON, 'laptop', 's1'), update('acc1', 50 * MIN, 'password', { ip: LONDON, deviceId: 'laptop' })]);
-    const r = run(evs, { rules: only([...SIGNAL_IDS, ID], { impossible_travel: { cooldown: '0s' }, [ID]: { cooldown: '0s' } }) });
+    const r = run(evs, { rules: only([...SIGNAL_IDS, ID], { impossible_travel: { cooldown: '0s', repeatAfter: '0s' }, [ID]: { cooldown: '0s' } }) });
     // The attacker's login, then the session start and 5 heartbeats (31..56 min).
     expect(r.of('impossible_travel')).toHaveLength(7);
     expect(r.of(ID)).toHaveLength(0);

@@ -46,6 +46,19 @@ export function buildProgram(): Command {
     .action(async (events, flags) => (await import('./replay.js')).replayCommand(events, flags));
 
   program
+    .command('backtest')
+    .description('Run one or two rule sets over a recorded log: alerts per detector, and with --labels precision and recall.')
+    .argument('<events>', 'event log path (JSON lines; read once per rule set)')
+    .option('--rules <file>', 'rules YAML, side A (default: built-in defaults, identical to rules/default.yaml)')
+    .option('--compare <file>', 'rules YAML, side B: scored beside A, with the alert diff')
+    .option('--labels <file>', 'labels JSON (as written by `fraudwatch generate`): precision, recall, missed incidents')
+    .option('--report <file>', 'also write a self-contained HTML report here')
+    .addOption(new Option('--slack <duration>', 'an alert matches a label up to this long before its start or after its end').default(3_600_000, '1h').argParser(durationFlag))
+    .addOption(new Option('--examples <n>', 'unexplained alerts shown per detector').default(3).argParser(intFlag(0, 1000)))
+    .addOption(new Option('--lateness <duration>', 'override the rules\' reorder lateness, as in replay').argParser(durationFlag))
+    .action(async (events, flags) => (await import('./backtest.js')).backtestCommand(events, flags));
+
+  program
     .command('validate')
     .description('Check a rules file: print every error with file:line:col and exit 1, or print the effective rules.')
     .argument('<rules>', 'rules YAML')
@@ -84,8 +97,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
     if (err instanceof RulesError) {
+      // A bad rules file given to replay, run or backtest is a configuration error (exit 2);
+      // `validate`, whose job is to judge the file, reports its findings with exit 1 itself.
       process.stderr.write(`${err.issues.map(formatRulesIssue).join('\n')}\n${err.issues.length} error(s) in rules\n`);
-      return EXIT.REJECTED;
+      return EXIT.USAGE;
     }
     if (err instanceof FraudwatchError) {
       process.stderr.write(`fraudwatch: ${err.code}: ${err.message}\n`);

@@ -242,10 +242,12 @@ export const impossibleTravel = defineDetector({
         const recent = (f: Fix | undefined, other: string) => f !== undefined && f.alertedWith === other && Math.abs(ev.ts - f.alertedAt) < repeatAfterMs;
         const repeat = best !== undefined && (recent(best, here) || recent(same, there));
         let alertedAgainst: string | null = null;
-        if (best !== undefined && !repeat) {
-          best.alertedWith = here;
-          best.alertedAt = ev.ts;
-          alertedAgainst = there;
+        if (best !== undefined) {
+          if (!repeat) {
+            best.alertedWith = here;
+            best.alertedAt = ev.ts;
+            alertedAgainst = there;
+          }
           const current = toFix(ev, g, sessionId);
           const [from, to] = best.ts <= current.ts ? [best, current] : [current, best];
           const dt = to.ts - from.ts;
@@ -270,6 +272,8 @@ export const impossibleTravel = defineDetector({
               distanceFloor: bestPrecise ? 'precise' : 'standard',
             },
             eventIds: [best.eventId, ev.eventId],
+            // A repeat of the episode is still a risky login for account_takeover.
+            signalOnly: repeat,
           });
         }
 

@@ -22,6 +22,12 @@ export interface Finding {
   readonly evidence: Readonly<Record<string, unknown>>;
   /** Supporting events, oldest first, the triggering event last. The engine keeps the last 20. */
   readonly eventIds: readonly string[];
+  /**
+   * A repeat of an episode already alerted (the detector's own rule): composites still read it
+   * as a signal, as they read findings hidden by the cooldown, but it raises no alert and is
+   * counted as suppressed by cooldown.
+   */
+  readonly signalOnly?: boolean;
 }
 
 /** What the engine knows about the current event besides the event itself. Reused across events. */

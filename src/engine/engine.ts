@@ -58,7 +58,8 @@ export class Engine {
       return;
     }
     this.ctx.findings.push(finding);
-    this.pending.push({ rule, finding });
+    if (finding.signalOnly) bump(this.stats.suppressedCooldown, rule.id);
+    else this.pending.push({ rule, finding });
   };
   private currentEvent: FraudEvent | undefined;
 
