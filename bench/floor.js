@@ -7,8 +7,12 @@ const t0 = performance.now();
 let n = 0;
 let sink = 0;
 await forEachLine(openLog(path).stream, (line) => {
-  const v = JSON.parse(line.length > 0 && line[0] === '{' ? line : '{}');
-  sink += v === null ? 0 : 1;
+  // The generated log has a few invalid lines on purpose; parsing them fails here as in replay.
+  try {
+    sink += JSON.parse(line) === null ? 0 : 1;
+  } catch {
+    sink--;
+  }
   n++;
 });
 const ms = performance.now() - t0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEvent } from '../src/events/decode.js';
+import { decodeEvent, parseIsoWithZone } from '../src/events/decode.js';
 
 const ok = (o: Record<string, unknown>) => decodeEvent(JSON.stringify(o));
 const base = { eventId: 'e1', type: 'login', ts: '2026-03-02T08:00:00Z', accountId: 'a1', ip: '198.51.100.1', success: true };
@@ -49,4 +49,26 @@ describe('event contract v1', () => {
   it('allows account_update without ip, and validates it when present', () => {
     expect(ok({ eventId: 'e', type: 'account_update', ts: 1, accountId: 'a', change: 'phone', ip: 'nope' })).toMatchObject({ ok: false, reason: 'bad_ip' });
   });
+});
+
+describe('ISO-8601 parsing', () => {
+  it('agrees with Date.parse on valid forms, to the millisecond', () => {
+    const forms = [
+      '2026-03-02T08:00:00Z',
+      '2026-03-02T08:00Z',
+      '2026-03-02T08:00:00.1Z',
+      '2026-03-02T08:00:00.123Z',
+      '2026-03-02T23:59:59.999+05:30',
+      '2026-03-02T00:00:00-0800',
+      '2024-02-29T12:00:00Z',
+      '1999-12-31T23:59:59.5-01:00',
+    ];
+    for (const f of forms) expect(parseIsoWithZone(f)).toBe(Date.parse(f));
+    expect(parseIsoWithZone('2026-03-02T08:00:00.123456789Z')).toBe(Date.UTC(2026, 2, 2, 8, 0, 0, 123));
+  });
+
+  it.each(['2026-03-02T08:00:00', '2026-03-02 08:00:00Z', '2025-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-03-02T24:00:00Z', '2026-03-02T08:60:00Z', '2026-03-02T08:00:00.Z', '2026-03-02T08:00:00Zjunk', '2026-03-02T08:00:00+25:00', '2026-3-2T08:00:00Z', ''])(
+    'rejects %s',
+    (s) => expect(parseIsoWithZone(s)).toBeNaN(),
+  );
 });

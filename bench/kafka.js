@@ -1,0 +1,182 @@
+// Kafka end to end: `fraudwatch run` against a bare kafkajs pipe (consume, produce the same
+// messages, commit: no processing) on the same broker and messages, and event-to-alert latency
+// at a steady rate, eager (lateness 0) and with the default lateness.
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+
+const BENCH_PORT = 19592;
+const THROUGHPUT_EVENTS = Number(process.env.BENCH_KAFKA_EVENTS ?? 200_000);
+const RATE = Number(process.env.BENCH_RATE ?? 5000);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
+
+function brokers() {
+  const given = process.env.FRAUDWATCH_BENCH_BROKERS ?? process.env.FRAUDWATCH_TEST_BROKERS;
+  if (given) return given;
+  execFileSync('bash', ['scripts/kafka-local.sh', 'start'], { env: { ...process.env, KAFKA_PORT: String(BENCH_PORT) }, stdio: 'ignore' });
+  return `127.0.0.1:${BENCH_PORT}`;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const name = (p) => `${p}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+
+async function committedTotal(admin, groupId, topic) {
+  const r = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return r[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+}
+
+function spawnDaemon(env) {
+  const proc = spawn(process.execPath, ['bin/fraudwatch.js', 'run'], { env: { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout.on('data', (c) => (log += c));
+  proc.stderr.on('data', (c) => (log += c));
+  return { proc, log: () => log, stop: () => new Promise((r) => (proc.exitCode !== null ? r() : (proc.once('exit', r), proc.kill('SIGTERM')))) };
+}
+
+async function waitUntil(check, timeoutMs = 300_000, everyMs = 100) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await sleep(everyMs);
+  }
+  throw new Error('timed out');
+}
+
+function percentile(sorted, p) {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export async function kafkaBench() {
+  let bootstrap;
+  try {
+    bootstrap = brokers();
+  } catch (err) {
+    return { skipped: `no broker: ${err.message.split('\n')[0]}` };
+  }
+  const kafka = new Kafka({ clientId: 'fw-bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+
+  // --- throughput: the same prefilled messages through the pipe and through the daemon -------
+  const input = name('bench-in');
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: input, numPartitions: 3 }] });
+  const lines = readFileSync(process.env.BENCH_LOG ?? findLog(), 'utf8').split('\n').filter((l) => l.startsWith('{"eventId"')).slice(0, THROUGHPUT_EVENTS);
+  for (let i = 0; i < lines.length; i += 2000) {
+    await producer.send({ topic: input, acks: -1, messages: lines.slice(i, i + 2000).map((value) => ({ key: /"accountId":"([^"]*)"/.exec(value)?.[1] ?? null, value })) });
+  }
+  const events = lines.length;
+
+  // Bare pipe: consume, produce the same messages, commit after produce.
+  const pipeOut = name('bench-pipe-out');
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: pipeOut, numPartitions: 3 }] });
+  const pipeGroup = name('bench-pipe');
+  const consumer = kafka.consumer({ groupId: pipeGroup, maxWaitTimeInMs: 100 });
+  const pipeProducer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await pipeProducer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [input], fromBeginning: true });
+  let joinedAt = 0;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joinedAt = performance.now()));
+  let piped = 0;
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      await pipeProducer.sendBatch({ acks: -1, topicMessages: [{ topic: pipeOut, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) }] });
+      for (const m of batch.messages) resolveOffset(m.offset);
+      await consumer.commitOffsets([{ topic: input, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
+      piped += batch.messages.length;
+      await heartbeat();
+    },
+  });
+  await waitUntil(async () => piped >= events);
+  const pipeMs = performance.now() - joinedAt;
+  await consumer.disconnect();
+  await pipeProducer.disconnect();
+
+  // The daemon, eager, on the same topic with its own group; timed from its group join to the
+  // commit of the last offset (it commits only after producing alerts and dead letters).
+  const daemonGroup = name('bench-daemon');
+  const t0 = performance.now();
+  const d = spawnDaemon({ FRAUDWATCH_BROKERS: bootstrap, FRAUDWATCH_INPUT_TOPIC: input, FRAUDWATCH_ALERTS_TOPIC: name('bench-alerts'), FRAUDWATCH_GROUP_ID: daemonGroup, FRAUDWATCH_LATENESS: '0s', FRAUDWATCH_LOG_LEVEL: 'info' });
+  await waitUntil(async () => d.log().includes('joined consumer group'), 60_000, 20);
+  const daemonJoined = performance.now();
+  await waitUntil(async () => (await committedTotal(admin, daemonGroup, input)) >= events, 600_000, 50);
+  const daemonMs = performance.now() - daemonJoined;
+  await d.stop();
+
+  // --- latency at a steady rate: brute-force patterns, one alert per 10 events ---------------
+  const latency = [];
+  for (const lateness of ['0s', '30s']) {
+    latency.push(await latencyRun(kafka, admin, producer, bootstrap, lateness));
+  }
+
+  await producer.disconnect();
+  await admin.disconnect();
+  return {
+    broker: bootstrap,
+    events,
+    pipe: { ms: pipeMs, eventsPerSec: events / (pipeMs / 1000) },
+    daemon: { ms: daemonMs, eventsPerSec: events / (daemonMs / 1000), startupMs: daemonJoined - t0 },
+    latency,
+    target: 'daemon ≥ 70% of the pipe; p99 < 100 ms at 5k ev/s with lateness 0',
+  };
+}
+
+function findLog() {
+  const out = execFileSync('bash', ['-c', 'ls -1 .cache/bench/*/events.jsonl | head -1'], { encoding: 'utf8' }).trim();
+  if (!out) throw new Error('no generated log in .cache/bench: run the replay part first');
+  return out;
+}
+
+async function latencyRun(kafka, admin, producer, bootstrap, lateness) {
+  const input = name('bench-lat-in');
+  const alerts = name('bench-lat-alerts');
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: input, numPartitions: 3 }, { topic: alerts, numPartitions: 3 }] });
+  const d = spawnDaemon({ FRAUDWATCH_BROKERS: bootstrap, FRAUDWATCH_INPUT_TOPIC: input, FRAUDWATCH_ALERTS_TOPIC: alerts, FRAUDWATCH_GROUP_ID: name('bench-lat'), FRAUDWATCH_LATENESS: lateness, FRAUDWATCH_LOG_LEVEL: 'info' });
+  await waitUntil(async () => d.log().includes('joined consumer group'), 60_000, 20);
+
+  const sentAt = new Map();
+  const latencies = [];
+  const reader = kafka.consumer({ groupId: name('bench-lat-reader'), maxWaitTimeInMs: 10 });
+  await reader.connect();
+  await reader.subscribe({ topics: [alerts], fromBeginning: true });
+  await reader.run({
+    eachMessage: async ({ message }) => {
+      const now = performance.now();
+      const ids = JSON.parse(message.value.toString()).eventIds;
+      const t = sentAt.get(ids[ids.length - 1]);
+      if (t !== undefined) latencies.push(now - t);
+    },
+  });
+  await sleep(1000);
+
+  // 10 ms ticks of RATE/100 events; accounts interleave, each gets 10 failures in a row of ticks.
+  const perTick = Math.max(1, Math.round(RATE / 100));
+  const ticks = LATENCY_SECONDS * 100;
+  let seq = 0;
+  const start = performance.now();
+  for (let tick = 0; tick < ticks; tick++) {
+    const due = start + tick * 10;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const messages = [];
+    const now = Date.now();
+    for (let i = 0; i < perTick; i++, seq++) {
+      const account = `lat-${lateness}-${Math.floor(seq / 10) % 1_000_000}-${Math.floor(seq / 10)}`;
+      const eventId = `lat-${seq}`;
+      messages.push({ key: account, value: JSON.stringify({ eventId, type: 'login', ts: now, accountId: account, ip: '198.51.100.7', success: false }) });
+      sentAt.set(eventId, performance.now());
+    }
+    // Not awaited: a steady offered load, as independent producers would give.
+    void producer.send({ topic: input, acks: 1, messages });
+  }
+  const expected = Math.floor(seq / 10);
+  const latenessMs = lateness === '30s' ? 30_000 : 0;
+  await waitUntil(async () => latencies.length >= expected, latenessMs + 120_000, 200).catch(() => undefined);
+  await reader.disconnect();
+  await d.stop();
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { lateness, latenessMs, rate: RATE, seconds: LATENCY_SECONDS, events: seq, alerts: latencies.length, expectedAlerts: expected, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] };
+}

@@ -1,0 +1,98 @@
+// `npm run bench`: throughput, memory and Kafka end-to-end figures, each as a ratio against a
+// floor measured in the same run on the same input. Prints a table and writes bench/results.json.
+// Numbers are reported, never asserted: the machines are shared and noisy.
+//
+//   npm run bench                       everything (Kafka parts need a broker: FRAUDWATCH_BENCH_BROKERS,
+//                                       else the local one is started with scripts/kafka-local.sh)
+//   npm run bench -- --only replay      replay, per-detector and memory parts only
+//   BENCH_EVENTS=200000 npm run bench   a smaller log for a quick look
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { DETECTOR_IDS } from '../dist/detectors/registry.js';
+import { generateToDir } from '../dist/generate/generator.js';
+import { kafkaBench } from './kafka.js';
+
+const args = process.argv.slice(2);
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'all';
+const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const MEMORY_ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 1_000_000);
+const dataDir = '.cache/bench';
+mkdirSync(dataDir, { recursive: true });
+
+function node(script, scriptArgs, nodeArgs = []) {
+  const out = execFileSync(process.execPath, [...nodeArgs, script, ...scriptArgs], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+/** Best of `n` runs: the least disturbed by whatever else the machine is doing. */
+function best(n, fn, key = 'ms') {
+  let top;
+  for (let i = 0; i < n; i++) {
+    const r = fn();
+    if (top === undefined || r[key] < top[key]) top = r;
+  }
+  return top;
+}
+
+const fmt = (n, d = 0) => Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const results = {
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+  when: new Date().toISOString(),
+};
+const table = [];
+
+if (only === 'all' || only === 'replay') {
+  // ~17 events per account-day in the generator's population: size the log to TARGET_EVENTS.
+  const days = 30;
+  const accounts = Math.max(50, Math.round(TARGET_EVENTS / (days * 17.3)));
+  const dir = `${dataDir}/log-${accounts}x${days}`;
+  if (!existsSync(`${dir}/events.jsonl`)) {
+    process.stderr.write(`generating ${accounts} accounts × ${days} days (seed 20260101) into ${dir}\n`);
+    await generateToDir({ seed: 20260101, accounts, days }, dir);
+  }
+  const log = `${dir}/events.jsonl`;
+
+  const floor = best(3, () => node('bench/floor.js', [log]));
+  const replay = best(3, () => node('bench/replay.js', [log]));
+  const floorRate = floor.events / (floor.ms / 1000);
+  const replayRate = replay.events / (replay.ms / 1000);
+  results.replay = { events: replay.events, floorEventsPerSec: floorRate, replayEventsPerSec: replayRate, ratio: floorRate / replayRate, alerts: replay.alerts, peakRssMb: replay.peakRssMb, target: 'replay within 2.0x of the parse floor' };
+  table.push(['replay, all detectors', `${fmt(replayRate)} ev/s`, `floor ${fmt(floorRate)} ev/s`, `${fmt(floorRate / replayRate, 2)}x floor time`, 'target ≤ 2.0x']);
+
+  results.perDetector = {};
+  for (const id of DETECTOR_IDS) {
+    const yaml = `detectors:\n${DETECTOR_IDS.map((d) => `  ${d}:\n    enabled: ${d === id}`).join('\n')}\n`;
+    const r = best(2, () => node('bench/replay.js', [log, yaml]));
+    const rate = r.events / (r.ms / 1000);
+    results.perDetector[id] = { eventsPerSec: rate, ratio: floorRate / rate, alerts: r.alerts };
+    table.push([`  only ${id}`, `${fmt(rate)} ev/s`, '', `${fmt(floorRate / rate, 2)}x floor time`, '']);
+  }
+  const none = best(2, () => node('bench/replay.js', [log, `detectors:\n${DETECTOR_IDS.map((d) => `  ${d}:\n    enabled: false`).join('\n')}\n`]));
+  const noneRate = none.events / (none.ms / 1000);
+  results.pipelineOnly = { eventsPerSec: noneRate, ratio: floorRate / noneRate };
+  table.push(['  no detectors (decode, reorder, dedupe)', `${fmt(noneRate)} ev/s`, '', `${fmt(floorRate / noneRate, 2)}x floor time`, '']);
+
+  const mem = node('bench/memory.js', [String(MEMORY_ACCOUNTS)], ['--expose-gc', '--max-old-space-size=16384']);
+  results.memory = { ...mem, target: 'under 1 KB per tracked account' };
+  table.push([`memory, ${fmt(mem.accounts)} accounts`, `${fmt(mem.bytesPerAccount)} B/account`, `base RSS ${fmt(mem.baseRssMb)} MB`, `peak RSS ${fmt(mem.peakRssMb)} MB`, 'target < 1024 B']);
+}
+
+if (only === 'all' || only === 'kafka') {
+  const k = await kafkaBench();
+  results.kafka = k;
+  if (k.skipped) table.push(['kafka end to end', 'skipped', k.skipped, '', '']);
+  else {
+    table.push(['kafka, bare kafkajs pipe', `${fmt(k.pipe.eventsPerSec)} ev/s`, `${fmt(k.events)} messages`, '', '']);
+    table.push(['kafka, fraudwatch run (lateness 0)', `${fmt(k.daemon.eventsPerSec)} ev/s`, '', `${fmt((k.daemon.eventsPerSec / k.pipe.eventsPerSec) * 100)}% of the pipe`, 'target ≥ 70%']);
+    for (const l of k.latency) {
+      table.push([`latency at ${fmt(l.rate)} ev/s, lateness ${l.lateness}`, `p50 ${fmt(l.p50, 1)} ms`, `p99 ${fmt(l.p99, 1)} ms`, `${fmt(l.alerts)} alerts`, l.lateness === '0s' ? 'target p99 < 100 ms' : `beyond lateness p99 ${fmt(l.p99 - l.latenessMs, 1)} ms`]);
+    }
+  }
+}
+
+writeFileSync('bench/results.json', JSON.stringify(results, null, 2) + '\n');
+const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...table.map((r) => String(r[i]).length)));
+process.stdout.write(`fraudwatch bench — ${results.machine.cpus} × ${results.machine.cpuModel}, ${results.machine.memoryGb} GiB, node ${results.machine.node}\n`);
+for (const row of table) process.stdout.write(row.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd() + '\n');
+process.stdout.write('results: bench/results.json\n');
