@@ -42,6 +42,9 @@ export const DLQ_HEADERS = {
 } as const;
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
+/** Per produce request: well under the broker's default 1 MB message batch limit. */
+const PRODUCE_CHUNK_MESSAGES = 1000;
+const PRODUCE_CHUNK_BYTES = 512 * 1024;
 const TICK_MS = 200;
 /** No completed fetch for this long means the brokers are out of reach: not ready. */
 const FETCH_STALE_MS = 10_000;
@@ -324,10 +327,19 @@ export class Daemon {
 
   /** Produces queued alerts and dead letters (acks=all), then commits what they cover. */
   private async produceAndCommit(): Promise<void> {
-    if (this.outbox.length > 0) {
-      const batch = this.outbox;
+    while (this.outbox.length > 0) {
+      // Bounded requests: a burst (an idle flush of a long lateness) can queue thousands of
+      // alerts, and one request over the broker's message size limit would fail for ever.
+      let bytes = 0;
+      let n = 0;
+      while (n < this.outbox.length && n < PRODUCE_CHUNK_MESSAGES && bytes < PRODUCE_CHUNK_BYTES) {
+        const m = this.outbox[n]!.message;
+        bytes += (m.value as string | Buffer | null)?.length ?? 0;
+        n++;
+      }
+      const chunk = this.outbox.slice(0, n);
       const byTopic = new Map<string, Message[]>();
-      for (const o of batch) {
+      for (const o of chunk) {
         let list = byTopic.get(o.topic);
         if (!list) byTopic.set(o.topic, (list = []));
         list.push(o.message);
@@ -337,12 +349,12 @@ export class Daemon {
         this.producerHealthy = true;
       } catch (err) {
         this.producerHealthy = false;
-        // The outbox is kept: these alerts go out before anything newer, once the brokers answer.
-        throw new FraudwatchError('FW_KAFKA_PRODUCE', (err as Error).message, { messages: batch.length }, { cause: err });
+        // The rest of the outbox is kept: it goes out before anything newer, once the brokers answer.
+        throw new FraudwatchError('FW_KAFKA_PRODUCE', (err as Error).message, { messages: chunk.length }, { cause: err });
       }
-      this.outbox = this.outbox.slice(batch.length);
+      this.outbox = this.outbox.slice(n);
       const acked = performance.now();
-      for (const o of batch) if (o.receivedAt !== undefined) this.metrics.alertLatency.observe((acked - o.receivedAt) / 1000);
+      for (const o of chunk) if (o.receivedAt !== undefined) this.metrics.alertLatency.observe((acked - o.receivedAt) / 1000);
     }
     if (process.env.FRAUDWATCH_FAULT === 'exit-before-commit') {
       // Test hook: die between produce and commit, the window at-least-once must survive.

@@ -216,6 +216,22 @@ describe.skipIf(!brokers)('fraudwatch run against a real broker', () => {
     expect(d.logs.some((l) => l.includes('"msg":"stopped'))).toBe(true);
   }, 120_000);
 
+  it('produces a burst of thousands of alerts released by one idle flush in bounded requests', async () => {
+    // 3000 accounts × 10 failures within 12 s of event time and a 15 s lateness: nothing is
+    // released until the stream goes quiet, then 3000 alerts (~1.5 MB) leave in one flush,
+    // more than one produce request may carry.
+    const input = uniqueName('burst-in');
+    const alerts = uniqueName('burst-alerts');
+    await createTopic(admin, input, 1);
+    const lines: string[] = [];
+    for (let i = 0; i < 10; i++) for (let a = 0; a < 3000; a++) lines.push(JSON.stringify(login(`b${a}`, i * 1200 + a * 0.4 | 0, '198.51.100.1', false)));
+    await produceLines(kafka, input, lines);
+    const d = start(daemonEnv(brokers!, { input, alerts }, { FRAUDWATCH_LATENESS: '15s' }));
+    const got = await readTopic(kafka, alerts, (m) => m.length >= 3000, 90_000);
+    expect(new Set(got.map((m) => m.key!.toString())).size).toBe(3000);
+    expect(await d.stop()).toBe(0);
+  }, 150_000);
+
   it('fails at start with a clear message on bad configuration, naming the variable, never a secret', async () => {
     const d = spawnDaemon({ FRAUDWATCH_BROKERS: brokers!, FRAUDWATCH_HTTP_PORT: 'eighty', FRAUDWATCH_SASL_MECHANISM: 'plain', FRAUDWATCH_SASL_USERNAME: 'u', FRAUDWATCH_SASL_PASSWORD: 'hunter2' });
     expect(await d.exited).toBe(2);
