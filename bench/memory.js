@@ -7,7 +7,7 @@ import { decodeEvent } from '../dist/events/decode.js';
 import { GeoipLiteLocator } from '../dist/geo/locator.js';
 
 const accounts = Number(process.argv[2] ?? 1_000_000);
-const rules = parseRules('', 'bench');
+const rules = parseRules(process.env.BENCH_RULES ?? '', 'bench');
 const locator = new GeoipLiteLocator();
 locator.lookup('8.8.8.8');
 const pipeline = new Pipeline({ rules, locator, onAlert: () => {} });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -83,12 +83,22 @@ describe('labels file', () => {
     expect(l.traps[0]!.quietDetectors).toEqual(['impossible_travel']);
   });
 
+  it('takes an optional class on incidents', () => {
+    const l = parseLabels(labelsText([incident({ class: 'slow_brute_force' }), incident({ id: 'inc-2' })]));
+    expect(l.incidents[0]!.class).toBe('slow_brute_force');
+    expect(l.incidents[1]!.class).toBeUndefined();
+    expect('class' in l.incidents[1]!).toBe(false);
+    expect(labelsErr(labelsText([incident({ class: '' })])).message).toContain('incidents[0].class:');
+    expect(labelsErr(labelsText([incident({ class: 7 })])).message).toContain('incidents[0].class:');
+  });
+
   it('accepts the labels the generator writes, metadata included', () => {
     const { labels } = generateLog({ seed: 3, accounts: 40, days: 5 });
     const l = parseLabels(JSON.stringify(labels), 'gen.json');
     expect(l.incidents.length).toBe(labels.incidents.length);
     expect(l.traps.length).toBe(labels.traps.length);
     expect(l.incidents.length).toBeGreaterThan(0);
+    expect(l.incidents.map((i) => i.class)).toEqual(labels.incidents.map((i) => i.class));
   });
 
   it('rejects bad files with FW_LABELS_INVALID naming each problem by path', () => {
@@ -180,6 +190,92 @@ describe('scoring: precision and recall', () => {
     // With no slack the late alert no longer matches: brute_force precision 2/4 and recall still 2/3.
     const tight = scoreAlerts(alerts, labels, { slackMs: 0 }).perDetector.find((s) => s.detector === 'brute_force')!;
     expect([tight.matched, tight.detected]).toEqual([2, 2]);
+  });
+});
+
+describe('scoring: per incident class and per trap class', () => {
+  // Incidents (slack 1h):
+  //   b-1   brute_force          class burst  acct-a  10:00–10:10
+  //   s-1   brute_force          class slow   acct-b  12:00–12:10
+  //   s-2   brute_force          class slow   acct-b  12:30–12:40   (overlaps s-1 within the slack)
+  //   s-3   brute_force          class slow   acct-c  14:00–14:10
+  //   n-1   credential_stuffing  class net    192.0.2.0/24  10:00–10:10
+  //   r-1   login_rate_anomaly   (no class: counts as "login_rate_anomaly")  acct-e  10:00–10:10
+  // Alerts:
+  //   brute_force         acct-a 10:05  → b-1 (own)
+  //   login_rate_anomaly  acct-a 10:06  → b-1 (another detector: an alert of the class, not by its detector)
+  //   brute_force         acct-b 12:05  → s-1 and s-2 (own; one alert, counted once for the class)
+  //   brute_force         acct-b 12:35  → s-1 and s-2 (own)
+  //   impossible_travel   acct-c 14:05  → s-3 (not own: s-3 is missed)
+  //   credential_stuffing 192.0.2.0/24 10:05 → n-1 (own)
+  //   brute_force         acct-d 10:05  → no incident; violates trap t-1 (mistyper, quiet brute_force)
+  // Per class, in registry order of the detector, then by name:
+  //   burst               1 incident,  1 detected, recall 1,   alerts 2, by detector 1
+  //   slow                3 incidents, 2 detected, recall 2/3, alerts 3, by detector 2
+  //   net                 1, 1, 1, alerts 1, by detector 1
+  //   login_rate_anomaly  1, 0, 0, alerts 0, by detector 0
+  // Per trap class, by name: commuter (t-3 on acct-a, quiet impossible_travel: not violated by
+  // the brute_force and login_rate alerts there) 1 trap, 0, 0; mistyper (t-1 violated once, t-2 not) 2, 1, 1.
+  const labels = parseLabels(
+    labelsText(
+      [
+        incident({ id: 'b-1', class: 'burst', key: { accountId: 'acct-a' }, start: '2026-03-02T10:00:00Z', end: '2026-03-02T10:10:00Z' }),
+        incident({ id: 's-1', class: 'slow', key: { accountId: 'acct-b' }, start: '2026-03-02T12:00:00Z', end: '2026-03-02T12:10:00Z' }),
+        incident({ id: 's-2', class: 'slow', key: { accountId: 'acct-b' }, start: '2026-03-02T12:30:00Z', end: '2026-03-02T12:40:00Z' }),
+        incident({ id: 's-3', class: 'slow', key: { accountId: 'acct-c' }, start: '2026-03-02T14:00:00Z', end: '2026-03-02T14:10:00Z' }),
+        incident({ id: 'n-1', class: 'net', detector: 'credential_stuffing', key: { ip: '192.0.2.0/24' } }),
+        incident({ id: 'r-1', detector: 'login_rate_anomaly', key: { accountId: 'acct-e' } }),
+      ],
+      [
+        { id: 't-1', class: 'mistyper', key: { accountId: 'acct-d' }, start: '2026-03-02T09:00:00Z', end: '2026-03-02T11:00:00Z', quietDetectors: ['brute_force'] },
+        { id: 't-2', class: 'mistyper', key: { accountId: 'acct-f' }, start: '2026-03-02T09:00:00Z', end: '2026-03-02T11:00:00Z', quietDetectors: ['brute_force'] },
+        { id: 't-3', class: 'commuter', key: { accountId: 'acct-a' }, start: '2026-03-02T09:00:00Z', end: '2026-03-02T11:00:00Z', quietDetectors: ['impossible_travel'] },
+      ],
+    ),
+  );
+  const alerts = [
+    alert('brute_force', { accountId: 'acct-a' }, '2026-03-02T10:05:00.000Z'),
+    alert('login_rate_anomaly', { accountId: 'acct-a' }, '2026-03-02T10:06:00.000Z'),
+    alert('brute_force', { accountId: 'acct-b' }, '2026-03-02T12:05:00.000Z'),
+    alert('brute_force', { accountId: 'acct-b' }, '2026-03-02T12:35:00.000Z'),
+    alert('impossible_travel', { accountId: 'acct-c' }, '2026-03-02T14:05:00.000Z'),
+    alert('credential_stuffing', { ip: '192.0.2.0/24' }, '2026-03-02T10:05:00.000Z'),
+    alert('brute_force', { accountId: 'acct-d' }, '2026-03-02T10:05:00.000Z'),
+  ];
+  const score = scoreAlerts(alerts, labels, { slackMs: HOUR });
+
+  it('scores recall per class, and counts the alerts of each class once', () => {
+    expect(score.perClass).toEqual([
+      { class: 'burst', detectors: ['brute_force'], incidents: 1, detected: 1, recall: 1, alerts: 2, ownAlerts: 1 },
+      { class: 'slow', detectors: ['brute_force'], incidents: 3, detected: 2, recall: 2 / 3, alerts: 3, ownAlerts: 2 },
+      { class: 'net', detectors: ['credential_stuffing'], incidents: 1, detected: 1, recall: 1, alerts: 1, ownAlerts: 1 },
+      { class: 'login_rate_anomaly', detectors: ['login_rate_anomaly'], incidents: 1, detected: 0, recall: 0, alerts: 0, ownAlerts: 0 },
+    ]);
+    // The classes add up to the detectors' figures.
+    expect(score.perDetector.find((d) => d.detector === 'brute_force')).toMatchObject({ incidents: 4, detected: 3 });
+  });
+
+  it('scores traps per class: traps, traps violated, violating alerts', () => {
+    expect(score.perTrapClass).toEqual([
+      { class: 'commuter', traps: 1, violated: 0, alerts: 0 },
+      { class: 'mistyper', traps: 2, violated: 1, alerts: 1 },
+    ]);
+  });
+
+  it('has no per-class scores when no incident has a class; a class mixing detectors lists them in registry order', () => {
+    const plain = parseLabels(labelsText([incident()]));
+    expect(scoreAlerts(alerts, plain, { slackMs: HOUR }).perClass).toBeUndefined();
+    const mixed = parseLabels(
+      labelsText([
+        incident({ id: 'm-1', class: 'odd', detector: 'login_rate_anomaly', key: { accountId: 'acct-a' } }),
+        incident({ id: 'm-2', class: 'odd', detector: 'impossible_travel', key: { accountId: 'acct-c' }, start: '2026-03-02T14:00:00Z', end: '2026-03-02T14:10:00Z' }),
+      ]),
+    );
+    // m-1 is detected by the login_rate alert at 10:06, m-2 by the impossible_travel alert at 14:05;
+    // the brute_force alert at 10:05 also matches m-1, but is not by its detector.
+    expect(scoreAlerts(alerts, mixed, { slackMs: HOUR }).perClass).toEqual([
+      { class: 'odd', detectors: ['impossible_travel', 'login_rate_anomaly'], incidents: 2, detected: 2, recall: 1, alerts: 3, ownAlerts: 2 },
+    ]);
   });
 });
 
@@ -277,8 +373,23 @@ describe('fraudwatch backtest (CLI, built)', () => {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
+  // Issue 7's capabilities off: the "before" of the detection-depth classes.
+  const before = join(dir, 'before.yaml');
+
   beforeAll(async () => {
     await generateToDir({ seed: 7, accounts: 60, days: 10 }, dir);
+    writeFileSync(
+      before,
+      [
+        'version: 1',
+        'detectors:',
+        '  brute_force: { longWindowEnabled: false }',
+        '  login_rate_anomaly: { failureBaselineEnabled: false }',
+        '  credential_stuffing: { prefixAggregation: false }',
+        '  impossible_travel: { preciseMinDistanceKm: 500, playbackFixes: false }',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('prints a row for every detector in the alert and label tables, and exits 0', () => {
@@ -298,8 +409,36 @@ describe('fraudwatch backtest (CLI, built)', () => {
     expect(scoreTable).toMatch(/^ {2}overall \(micro\) +\d+/m);
     expect(r.stdout).toMatch(/labels {2}.*labels\.json: \d+ incidents, \d+ traps; match slack 1h/);
     expect(r.stderr).toMatch(/^backtest finished in \d+\.\d\d s \(A \d+\.\d\d s\)$/m);
+    // The generator's labels carry classes: a row per class present, in the class table.
+    const classTable = section('Detection by incident class');
+    expect(classTable.split('\n')[1]).toMatch(/^ {2}class\s+detector\s+incidents\s+detected\s+recall\s+alerts\s+by detector$/);
+    const generated = JSON.parse(readFileSync(labels, 'utf8')) as { incidents: { class: string; detector: string }[]; traps: { class: string }[] };
+    const classes = new Set(generated.incidents.map((i) => i.class));
+    expect(classes.size).toBeGreaterThanOrEqual(14);
+    for (const inc of generated.incidents) {
+      expect(classTable).toMatch(new RegExp(`^ {2}${inc.class} +${inc.detector} +\\d+ +\\d+ +(\\d+\\.\\d%) +\\d+ +\\d+$`, 'm'));
+    }
+    expect(classTable.split('\n')).toHaveLength(2 + classes.size);
+    const trapTable = section('Traps by class');
+    for (const t of new Set(generated.traps.map((x) => x.class))) expect(trapTable).toMatch(new RegExp(`^ {2}${t} +\\d+ +\\d+ +\\d+$`, 'm'));
     // No clock in the table: a second run prints the same bytes.
     expect(cli([events, '--labels', labels]).stdout).toBe(r.stdout);
+  });
+
+  it('compares per class: the detection-depth classes are found only with the issue-7 rules on', () => {
+    const r = cli([events, '--rules', before, '--compare', 'rules/default.yaml', '--labels', labels]);
+    expect(r.code).toBe(0);
+    const change = r.stdout.split('\n\n').find((s) => s.startsWith('Change A → B by incident class'))!;
+    expect(change.split('\n')[1]).toMatch(/^ {2}class\s+detector\s+incidents\s+recall A\s+recall B\s+Δ recall\s+alerts A\s+alerts B$/);
+    // One incident of each class in a 60-account log: each new class 0 % before, 100 % after.
+    for (const [cls, det] of [['slow_brute_force', 'brute_force'], ['slow_guessing', 'login_rate_anomaly'], ['distributed_stuffing', 'credential_stuffing'], ['short_hop', 'impossible_travel'], ['stolen_session_stream', 'impossible_travel']]) {
+      expect(change).toMatch(new RegExp(`^ {2}${cls} +${det} +1 +0\\.0% +100\\.0% +\\+100\\.0 pp +0 +[1-9]\\d*$`, 'm'));
+    }
+    for (const [cls, det] of [['brute_force_burst', 'brute_force'], ['stuffing_single_ip', 'credential_stuffing'], ['impossible_travel_login', 'impossible_travel']]) {
+      expect(change).toMatch(new RegExp(`^ {2}${cls} +${det} +1 +100\\.0% +100\\.0% +0\\.0 pp +\\d+ +\\d+$`, 'm'));
+    }
+    expect(r.stdout).toContain('Detection by incident class (A)');
+    expect(r.stdout).toContain('Detection by incident class (B)');
   });
 
   it('compares a rule set with itself as identical: nothing only in A or only in B', () => {

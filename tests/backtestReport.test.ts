@@ -52,11 +52,11 @@ function events(): RawEvent[] {
 const LABELS = JSON.stringify({
   version: 1,
   incidents: [
-    { id: 'inc-1', detector: 'brute_force', key: { accountId: 'acct-1' }, start: at(0), end: at(4 * MIN) },
-    { id: 'inc-2', detector: 'brute_force', key: { accountId: 'acct-2' }, start: at(DAY), end: at(DAY + 3 * MIN) },
-    { id: 'inc-3', detector: 'impossible_travel', key: { accountId: 'acct-w' }, start: at(3 * DAY), end: at(3 * DAY + 10 * MIN) },
-    { id: 'inc-4', detector: 'credential_stuffing', key: { ip: '198.51.100.0/24' }, start: at(4 * DAY), end: at(4 * DAY + 3 * MIN) },
-    { id: 'inc-5', detector: 'geo_surge', key: { accountId: 'acct-9' }, start: at(DAY), end: at(DAY + HOUR), description: 'never <b>found</b>' },
+    { id: 'inc-1', class: 'burst', detector: 'brute_force', key: { accountId: 'acct-1' }, start: at(0), end: at(4 * MIN) },
+    { id: 'inc-2', class: 'burst', detector: 'brute_force', key: { accountId: 'acct-2' }, start: at(DAY), end: at(DAY + 3 * MIN) },
+    { id: 'inc-3', class: 'login_travel', detector: 'impossible_travel', key: { accountId: 'acct-w' }, start: at(3 * DAY), end: at(3 * DAY + 10 * MIN) },
+    { id: 'inc-4', class: 'network', detector: 'credential_stuffing', key: { ip: '198.51.100.0/24' }, start: at(4 * DAY), end: at(4 * DAY + 3 * MIN) },
+    { id: 'inc-5', class: 'never <i>seen</i>', detector: 'geo_surge', key: { accountId: 'acct-9' }, start: at(DAY), end: at(DAY + HOUR), description: 'never <b>found</b>' },
   ],
   traps: [{ id: 'trap-1', class: 'mistyper', key: { accountId: HOSTILE }, start: at(2 * DAY), end: at(2 * DAY + HOUR), quietDetectors: ['brute_force'] }],
 });
@@ -99,6 +99,8 @@ describe('backtest report (HTML text)', () => {
     expect(html).toContain('acct-&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;&amp;&quot;x&quot;');
     expect(html).toContain('never &lt;b&gt;found&lt;/b&gt;');
     expect(html).not.toContain('<b>found</b>');
+    expect(section(html, 'classes')).toContain('<td>never &lt;i&gt;seen&lt;/i&gt;</td>');
+    expect(html).not.toContain('<i>seen</i>');
   });
 
   it('is deterministic: the same backtest renders the same bytes', () => {
@@ -113,6 +115,51 @@ describe('backtest report (HTML text)', () => {
       [4, 5],
     ]);
     expect(bt.diff!.total).toMatchObject({ onlyA: 2, onlyB: 3 });
+  });
+
+  it('has recall per incident class and violations per trap class, for A and B, and the change', () => {
+    // Hand count, classes in registry order of their detector: login_travel (impossible_travel)
+    // 1/1 on both sides; "never <i>seen</i>" (geo_surge) 0/1; burst (brute_force) A 1/2 with one
+    // alert (acct-1's 10th failure; acct-2 has 7), B 2/2 with two (each account's 5th failure);
+    // network (credential_stuffing) 1/1, the address alert inside the labelled /24.
+    // The mistyper trap (HOSTILE: 10 failures) is violated by one brute_force alert on each side.
+    const s = section(html, 'classes');
+    expect(s).toContain('<h2>Detection by class</h2>');
+    expect(count(s, '<table class="data class-table"')).toBe(2);
+    expect(count(s, '<table class="data trap-class-table"')).toBe(2);
+    expect(count(s, '<table class="data class-change-table"')).toBe(1);
+    const rows = (cls: string) => [...s.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => m[1]!).filter((r) => r.startsWith(`<td>${cls}</td>`));
+    const cells = (row: string) => [...row.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((m) => m[1]);
+    expect(rows('burst').map(cells)).toEqual([
+      ['burst', 'brute_force', '2', '1', '50.0%', '1', '1'],
+      ['burst', 'brute_force', '2', '2', '100.0%', '2', '2'],
+      ['burst', 'brute_force', '2', '50.0%', '100.0%', '+50.0 pp', '1', '2'],
+    ]);
+    expect(rows('login_travel').map(cells)[2]).toEqual(['login_travel', 'impossible_travel', '1', '100.0%', '100.0%', '0.0 pp', '1', '1']);
+    expect(rows('never &lt;i&gt;seen&lt;/i&gt;').map(cells)[0]).toEqual(['never &lt;i&gt;seen&lt;/i&gt;', 'geo_surge', '1', '0', '0.0%', '0', '0']);
+    expect(rows('network').map(cells)[0]).toEqual(['network', 'credential_stuffing', '1', '1', '100.0%', '1', '1']);
+    expect(rows('mistyper').map(cells)).toEqual([
+      ['mistyper', '1', '1', '1'],
+      ['mistyper', '1', '1', '1'],
+    ]);
+    // The gain is marked as one, in green.
+    expect(s).toContain('<td class="n pos">+50.0 pp</td>');
+    // Class order: registry order of the detectors.
+    const order = [...s.split('<table class="data class-table" data-side="A"')[1]!.split('</table>')[0]!.matchAll(/<tr><td>(.*?)<\/td>/g)].map((m) => m[1]);
+    expect(order).toEqual(['login_travel', 'never &lt;i&gt;seen&lt;/i&gt;', 'burst', 'network']);
+    expect(html).toContain('<a href="#classes">Detection by class</a>');
+  });
+
+  it('leaves the class section out without labels, and the incident-class tables out when no incident has a class', () => {
+    const plain = analyse('events.jsonl', bt.sides.map((s) => s.side), undefined, HOUR);
+    expect(renderReport(plain, { examples: 3 })).not.toContain('<section id="classes"');
+    const classless = JSON.parse(LABELS) as { incidents: Record<string, unknown>[] };
+    for (const inc of classless.incidents) delete inc.class;
+    const noClass = renderReport(analyse('events.jsonl', bt.sides.map((s) => s.side), parseLabels(JSON.stringify(classless), 'labels.json'), HOUR), { examples: 3 });
+    const s = section(noClass, 'classes');
+    expect(s).not.toContain('<table class="data class-table"');
+    expect(s).not.toContain('class-change-table');
+    expect(count(s, '<table class="data trap-class-table"')).toBe(2);
   });
 });
 
@@ -209,6 +256,10 @@ describe.runIf(chromium !== undefined || requireChromium)('backtest report (rend
     for (const d of [...DETECTORS, 'total']) expect(count(summary, `<td>${d}</td>`)).toBe(2);
     const scores = section(dom, 'scores');
     for (const d of [...DETECTORS, 'overall (micro)']) expect(count(scores, `<td>${d}</td>`)).toBe(2);
+    const classes = section(dom, 'classes');
+    // burst: in A's and B's class tables and in the change table.
+    expect(count(classes, '<td>burst</td>')).toBe(3);
+    expect(count(classes, '<td>mistyper</td>')).toBe(2);
 
     const keys = section(dom, 'top-keys');
     expect(count(keys, '<table')).toBe(1);

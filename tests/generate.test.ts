@@ -10,12 +10,14 @@ import { DEMO_OPTIONS } from '../src/generate/demo.js';
 import {
   DETECTORS,
   type GenerateOptions,
+  INCIDENT_CLASSES,
+  type Incident,
   type LabelsFile,
   MAX_DISORDER_MS,
   generateLog,
   generateToDir,
 } from '../src/generate/generator.js';
-import { CITIES, COARSE, COMMUTER_PAIRS, GEOIP_LITE_VERSION, SURGE_CLUSTERS, cityById } from '../src/generate/ipPool.js';
+import { CITIES, COARSE, COMMUTER_PAIRS, GEOIP_LITE_VERSION, type PoolCity, SHORT_HOP_PAIRS, SURGE_CLUSTERS, cityById } from '../src/generate/ipPool.js';
 import { Rng } from '../src/generate/random.js';
 
 interface GeoipLookup {
@@ -154,7 +156,9 @@ describe('generator: a 200-account, 14-day log', () => {
     const end = Date.parse(labels.end);
     const byKey = new Map<string, number[]>();
     for (const { ev } of decoded.valid) {
-      for (const k of [ev.accountId, ev.ip]) {
+      // An IPv4 address also counts for its /24: network incidents (distributed stuffing) are keyed by it.
+      const net = ev.ip !== undefined && !ev.ip.includes(':') ? `${ev.ip.slice(0, ev.ip.lastIndexOf('.'))}.0/24` : undefined;
+      for (const k of [ev.accountId, ev.ip, net]) {
         if (k === undefined) continue;
         let l = byKey.get(k);
         if (!l) byKey.set(k, (l = []));
@@ -234,6 +238,10 @@ describe('generator: options', () => {
   it('the demo preset has an incident for every detector and stays small', () => {
     const { lines, labels } = run(DEMO_OPTIONS);
     for (const det of DETECTORS) expect(labels.incidents.some((i) => i.detector === det), det).toBe(true);
+    // Every class but the one-day viewing jump (too few accounts for two viewing incidents), and every trap class.
+    const classes = new Set(labels.incidents.map((i) => i.class));
+    for (const cls of Object.keys(INCIDENT_CLASSES)) expect(classes.has(cls as Incident['class']), cls).toBe(cls !== 'viewing_jump');
+    expect(new Set(labels.traps.map((t) => t.class))).toEqual(new Set(TRAP_CLASSES));
     const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
     expect(bytes).toBeLessThan(3_000_000);
   });
@@ -255,6 +263,266 @@ describe('generator: options', () => {
       });
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const TRAP_CLASSES = [
+  'campus_network',
+  'commuter',
+  'country_level_ips',
+  'family_screens',
+  'heavy_viewer',
+  'mistyper',
+  'new_account',
+  'new_account_viewer',
+  'one_trip_abroad',
+  'plausible_flight',
+  'repeat_trip',
+  'shared_nat',
+  'two_trips_abroad',
+];
+
+const aton = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+
+/** The pool city an IPv4 address was handed out from (the table is checked against geoip-lite below). */
+function placeOf(ip: string): PoolCity | undefined {
+  if (ip.includes(':')) return CITIES.find((c) => c.v6.some((p) => ip.startsWith(p.replace(/::\/48$/, ':'))));
+  const n = aton(ip);
+  return CITIES.find((c) => c.v4.some(([a, b]) => n >= aton(a) && n <= aton(b)));
+}
+
+/** Sums viewing per local day (of the session's start): stop − start of each session, or its last event − start. */
+function dailyViewing(evs: readonly FraudEvent[], utcOffset: number): Map<number, number> {
+  const sessions = new Map<string, { start: number; end: number }>();
+  for (const ev of evs) {
+    if (ev.type !== 'playback') continue;
+    const s = sessions.get(ev.sessionId);
+    if (!s) sessions.set(ev.sessionId, { start: ev.ts, end: ev.ts });
+    else s.end = Math.max(s.end, ev.ts);
+  }
+  const days = new Map<number, number>();
+  for (const { start, end } of sessions.values()) {
+    const d = Math.floor((start + utcOffset * HOUR) / DAY);
+    days.set(d, (days.get(d) ?? 0) + (end - start));
+  }
+  return days;
+}
+
+describe('generator: incident classes, and the detection-depth classes of issue 7', () => {
+  // Every class at least twice from 200 accounts and 21 days (the README's scale promise).
+  const opts: GenerateOptions = { seed: 21, accounts: 200, days: 21 };
+  let labels: LabelsFile;
+  let events: FraudEvent[];
+  const byAccount = new Map<string, FraudEvent[]>();
+
+  beforeAll(() => {
+    const r = run(opts);
+    labels = r.labels;
+    const seen = new Set<string>();
+    events = [];
+    for (const { ev } of decodeAll(r.lines).valid) {
+      if (seen.has(ev.eventId)) continue;
+      seen.add(ev.eventId);
+      events.push(ev);
+    }
+    events.sort((a, b) => a.ts - b.ts);
+    for (const ev of events) {
+      let l = byAccount.get(ev.accountId);
+      if (!l) byAccount.set(ev.accountId, (l = []));
+      l.push(ev);
+    }
+  });
+
+  const ofClass = (cls: Incident['class']) => {
+    const list = labels.incidents.filter((i) => i.class === cls);
+    expect(list.length, cls).toBeGreaterThanOrEqual(2);
+    return list;
+  };
+  const inRange = (l: { start: string; end: string }, t: number) => t >= Date.parse(l.start) && t <= Date.parse(l.end);
+  const accountOf = (l: { key: Incident['key'] }) => (l.key as { accountId: string }).accountId;
+  const during = (inc: Incident) => (byAccount.get(accountOf(inc)) ?? []).filter((ev) => inRange(inc, ev.ts));
+  const failures = (evs: readonly FraudEvent[]) => evs.filter((ev) => ev.type === 'login' && !ev.success).map((ev) => ev.ts);
+  /** Most timestamps (sorted) within any window of `ms` starting at one of them. */
+  const most = (ts: readonly number[], ms: number) => Math.max(0, ...ts.map((t, i) => ts.filter((u, j) => j >= i && u < t + ms).length));
+
+  it('gives every incident a class, labelled with the class\'s detector, every class at least twice', () => {
+    for (const inc of labels.incidents) expect(inc.detector, inc.id).toBe(INCIDENT_CLASSES[inc.class]);
+    for (const cls of Object.keys(INCIDENT_CLASSES) as Incident['class'][]) ofClass(cls);
+    expect(new Set(labels.traps.map((t) => t.class))).toEqual(new Set(TRAP_CLASSES));
+  });
+
+  it('keeps the counts of the classes that predate issue 7 (4 each at 960 accounts, viewing split 2 + 2)', () => {
+    // Labels are complete before the log is read: this plans 960 accounts without writing them.
+    const big = generateLog({ seed: 42, accounts: 960, days: 30 }).labels.incidents;
+    const count = (cls: string) => big.filter((i) => i.class === cls).length;
+    for (const cls of ['impossible_travel_login', 'geo_surge', 'brute_force_burst', 'stuffing_single_ip', 'unfamiliar_location', 'login_rate_spike', 'concurrent_streams', 'sharing_households', 'account_takeover']) {
+      expect(count(cls), cls).toBe(4);
+    }
+    expect([count('viewing_binge'), count('viewing_jump')]).toEqual([2, 2]);
+    for (const cls of ['slow_brute_force', 'slow_guessing', 'distributed_stuffing', 'short_hop', 'stolen_session_stream', 'viewing_habit_jump', 'sharing_recurrent']) {
+      expect(count(cls), cls).toBe(4);
+    }
+  });
+
+  it('slow attacks never reach 10 failures in 10 minutes; slow brute force reaches 30 in a day, slow guessing 15 to 29', () => {
+    for (const inc of ofClass('slow_brute_force')) {
+      const f = failures(during(inc));
+      expect(most(f, 10 * MINUTE), inc.id).toBeLessThan(10);
+      expect(most(f, DAY), inc.id).toBeGreaterThanOrEqual(30);
+      expect(inc.mayAlsoFire).toEqual(['login_rate_anomaly']);
+    }
+    for (const inc of ofClass('slow_guessing')) {
+      const f = failures(during(inc));
+      expect(most(f, 10 * MINUTE), inc.id).toBeLessThan(10);
+      expect(most(f, DAY), inc.id).toBeGreaterThanOrEqual(15);
+      expect(most(f, DAY), inc.id).toBeLessThan(30);
+    }
+  });
+
+  it('distributed stuffing: one /24 of 5+ addresses, each under 20 accounts, 30+ accounts within ten minutes, mostly failures', () => {
+    for (const inc of ofClass('distributed_stuffing')) {
+      const cidr = (inc.key as { ip: string }).ip;
+      expect(cidr).toMatch(/^\d+\.\d+\.\d+\.0\/24$/);
+      const prefix = cidr.slice(0, cidr.lastIndexOf('.') + 1);
+      const logins = events.filter((ev): ev is FraudEvent & { type: 'login' } => ev.type === 'login' && ev.ip.startsWith(prefix));
+      // The network is the attack's alone: nothing else ever comes from it.
+      expect(logins.every((ev) => inRange(inc, ev.ts)), inc.id).toBe(true);
+      expect(logins.at(-1)!.ts - logins[0]!.ts).toBeLessThan(10 * MINUTE);
+      const perIp = new Map<string, Set<string>>();
+      for (const ev of logins) perIp.set(ev.ip, (perIp.get(ev.ip) ?? new Set()).add(ev.accountId));
+      expect(perIp.size).toBeGreaterThanOrEqual(5);
+      for (const accounts of perIp.values()) expect(accounts.size).toBeLessThan(20);
+      const failed = logins.filter((ev) => !ev.success);
+      expect(new Set(failed.map((ev) => ev.accountId)).size).toBeGreaterThanOrEqual(30);
+      expect(failed.length / logins.length).toBeGreaterThanOrEqual(0.8);
+    }
+  });
+
+  it('short hops: two precise cities of one country, 150–450 km apart beyond both radii, minutes apart, faster than a plane', () => {
+    for (const inc of ofClass('short_hop')) {
+      const logins = during(inc).filter((ev) => ev.type === 'login' && ev.success);
+      expect(logins.length, inc.id).toBe(2);
+      const [a, b] = logins.map((ev) => placeOf(ev.ip!)!) as [PoolCity, PoolCity];
+      expect(a.country).toBe(b.country);
+      expect(Math.max(a.area, b.area)).toBeLessThanOrEqual(50);
+      const eff = haversineKm(a.lat, a.lon, b.lat, b.lon) - a.area - b.area;
+      expect(eff).toBeGreaterThanOrEqual(150);
+      expect(eff).toBeLessThanOrEqual(450);
+      const hours = (logins[1]!.ts - logins[0]!.ts) / HOUR;
+      expect(hours * 60).toBeLessThan(30);
+      expect(eff / hours).toBeGreaterThan(900);
+    }
+  });
+
+  it('stolen sessions: a stream 4000+ km away overlaps the owner\'s home stream, and that address never logs in', () => {
+    for (const inc of ofClass('stolen_session_stream')) {
+      const evs = (byAccount.get(accountOf(inc)) ?? []).filter((ev) => ev.ts >= Date.parse(inc.start) - 2 * HOUR && ev.ts <= Date.parse(inc.end));
+      const sessions = new Map<string, { ip: string; start: number; end: number }>();
+      for (const ev of evs) {
+        if (ev.type !== 'playback') continue;
+        const s = sessions.get(ev.sessionId);
+        if (!s) sessions.set(ev.sessionId, { ip: ev.ip, start: ev.ts, end: ev.ts });
+        else s.end = ev.ts;
+      }
+      expect(sessions.size, inc.id).toBe(2);
+      const [own, thief] = [...sessions.values()].sort((x, y) => x.start - y.start) as [{ ip: string; start: number; end: number }, { ip: string; start: number; end: number }];
+      const [p, q] = [placeOf(own.ip)!, placeOf(thief.ip)!];
+      expect(haversineKm(p.lat, p.lon, q.lat, q.lon)).toBeGreaterThanOrEqual(4000);
+      expect(thief.start).toBeLessThan(own.end);
+      expect(events.some((ev) => ev.type === 'login' && ev.ip === thief.ip)).toBe(false);
+    }
+  });
+
+  it('habit jumps: about an hour a day for a week and more, then 8.5 h or more (under 16) on each of 3–4 days', () => {
+    for (const inc of ofClass('viewing_habit_jump')) {
+      const evs = byAccount.get(accountOf(inc))!;
+      const home = placeOf(evs.find((ev) => ev.type === 'playback')!.ip!)!;
+      const days = dailyViewing(evs, home.utcOffset);
+      const start = Math.floor((Date.parse(inc.start) + home.utcOffset * HOUR) / DAY);
+      const before = [...days].filter(([d]) => d < start).map(([, ms]) => ms / HOUR);
+      expect(before.length, inc.id).toBeGreaterThanOrEqual(8);
+      for (const h of before) expect(h).toBeLessThan(1.5);
+      const jump = [...days].filter(([d, ms]) => d >= start && ms >= 8.5 * HOUR).map(([, ms]) => ms / HOUR);
+      expect(jump.length, inc.id).toBeGreaterThanOrEqual(3);
+      expect(jump.length, inc.id).toBeLessThanOrEqual(4);
+      for (const h of jump) expect(h).toBeLessThan(16);
+    }
+  });
+
+  it('recurrent sharing: home and just two other cities, each streaming on days at least a week apart', () => {
+    for (const inc of ofClass('sharing_recurrent')) {
+      const places = new Map<string, Set<number>>();
+      for (const ev of byAccount.get(accountOf(inc))!) {
+        if (ev.type !== 'playback') continue;
+        const id = placeOf(ev.ip)!.id;
+        places.set(id, (places.get(id) ?? new Set()).add(Math.floor(ev.ts / DAY)));
+      }
+      expect(places.size, inc.id).toBe(3);
+      for (const [id, d] of places) {
+        const span = Math.max(...d) - Math.min(...d);
+        expect(span, `${inc.id} ${id}`).toBeGreaterThanOrEqual(7);
+      }
+      expect([...places.values()].filter((d) => d.size >= 3).length).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it('campus network trap: 30+ accounts succeed within ten minutes from one /24, typos from 5+ addresses, mostly successes', () => {
+    const trap = labels.traps.find((t) => t.class === 'campus_network')!;
+    const cidr = (trap.key as { ip: string }).ip;
+    const prefix = cidr.slice(0, cidr.lastIndexOf('.') + 1);
+    const logins = events.filter((ev): ev is FraudEvent & { type: 'login' } => ev.type === 'login' && ev.ip.startsWith(prefix));
+    const afternoons = new Map<number, (FraudEvent & { type: 'login' })[]>();
+    for (const ev of logins) {
+      const d = Math.floor(ev.ts / DAY);
+      afternoons.set(d, [...(afternoons.get(d) ?? []), ev]);
+    }
+    expect(afternoons.size).toBeGreaterThanOrEqual(4);
+    for (const burst of afternoons.values()) {
+      expect(burst.at(-1)!.ts - burst[0]!.ts).toBeLessThan(10 * MINUTE);
+      expect(new Set(burst.filter((ev) => ev.success).map((ev) => ev.accountId)).size).toBeGreaterThanOrEqual(30);
+      const failed = burst.filter((ev) => !ev.success);
+      expect(new Set(failed.map((ev) => ev.ip)).size).toBeGreaterThanOrEqual(5);
+      expect(new Set(failed.map((ev) => ev.accountId)).size).toBeLessThan(30);
+      expect(failed.length / burst.length).toBeLessThan(0.5);
+    }
+  });
+
+  it('two-trip trap: two countries, each hotel streaming on 2–3 consecutive days', () => {
+    const trips = labels.traps.filter((t) => t.class === 'two_trips_abroad');
+    const accounts = new Set(trips.map(accountOf));
+    expect(accounts.size).toBeGreaterThanOrEqual(2);
+    for (const acc of accounts) {
+      const mine = trips.filter((t) => accountOf(t) === acc);
+      expect(mine.length, acc).toBe(2);
+      const home = placeOf(byAccount.get(acc)!.find((ev) => ev.type === 'login')!.ip!)!;
+      const countries = mine.map((t) => {
+        const abroad = byAccount.get(acc)!.filter((ev) => ev.type === 'playback' && inRange(t, ev.ts) && placeOf(ev.ip)!.country !== home.country);
+        const days = new Set(abroad.map((ev) => Math.floor(ev.ts / DAY)));
+        expect(days.size, `${acc} ${t.id}`).toBeGreaterThanOrEqual(1);
+        expect(Math.max(...days) - Math.min(...days), `${acc} ${t.id}`).toBeLessThanOrEqual(2);
+        return new Set(abroad.map((ev) => placeOf(ev.ip!)!.country));
+      });
+      expect(countries.map((c) => c.size)).toEqual([1, 1]);
+      expect([...countries[0]!][0]).not.toBe([...countries[1]!][0]);
+    }
+  });
+
+  it('new-account viewer trap: nothing before the trap starts, then 8.5 h or more every day', () => {
+    const traps = labels.traps.filter((t) => t.class === 'new_account_viewer');
+    expect(traps.length).toBeGreaterThanOrEqual(2);
+    for (const t of traps) {
+      const evs = byAccount.get(accountOf(t))!;
+      expect(evs[0]!.ts).toBeGreaterThanOrEqual(Date.parse(t.start));
+      const home = placeOf(evs.find((ev) => ev.type === 'playback')!.ip!)!;
+      const days = [...dailyViewing(evs, home.utcOffset).values()].map((ms) => ms / HOUR);
+      expect(days.length, t.id).toBeGreaterThanOrEqual(5);
+      // The log may end in the middle of its last day.
+      for (const h of days.slice(0, -1)) expect(h).toBeGreaterThanOrEqual(8.5);
     }
   });
 });
@@ -315,6 +583,18 @@ describe('ipPool: every entry still resolves as the table says', () => {
           expect(g.area).toBeGreaterThanOrEqual(500);
         }
       }
+    }
+  });
+
+  it('short-hop pairs: precise cities of one country, 150–450 km apart beyond both radii', () => {
+    for (const [a, b] of SHORT_HOP_PAIRS) {
+      const x = cityById(a);
+      const y = cityById(b);
+      expect(x.country, `${a}-${b}`).toBe(y.country);
+      expect(Math.max(x.area, y.area), `${a}-${b}`).toBeLessThanOrEqual(50);
+      const eff = haversineKm(x.lat, x.lon, y.lat, y.lon) - x.area - y.area;
+      expect(eff, `${a}-${b}`).toBeGreaterThanOrEqual(150);
+      expect(eff, `${a}-${b}`).toBeLessThanOrEqual(450);
     }
   });
 

@@ -4,7 +4,7 @@ import { SEVERITY_RANK } from '../detectors/types.js';
 import type { Backtest, SideResult } from './analyse.js';
 import { labelKeyKind, labelKeyText, type LabelIncident } from './labels.js';
 import type { DetectorRow } from './run.js';
-import type { DetectorScore, UnexplainedAlert } from './score.js';
+import type { ClassScore, DetectorScore, UnexplainedAlert } from './score.js';
 
 /** Shared by the terminal output and the HTML report, so the two always show the same numbers. */
 export const num = new Intl.NumberFormat('en-US');
@@ -131,6 +131,60 @@ export function scoreTable(s: SideResult): { cols: readonly Col[]; rows: string[
   return { cols: SCORE_COLUMNS, rows: [...score.perDetector.map((d) => scoreCells(d)), scoreCells(score.overall, 'overall (micro)')] };
 }
 
+export const CLASS_COLUMNS: readonly Col[] = [
+  { header: 'class' },
+  { header: 'detector' },
+  { header: 'incidents', right: true },
+  { header: 'detected', right: true },
+  { header: 'recall', right: true },
+  { header: 'alerts', right: true },
+  { header: 'by detector', right: true },
+];
+
+/**
+ * Recall per incident class (labels with classes only): incidents, detected by their own
+ * detector, recall, and the alerts matching the class's incidents (all, and those of its
+ * detector). No precision column: an alert belongs to a detector, not to a class.
+ */
+export function classTable(s: SideResult): { cols: readonly Col[]; rows: string[][] } {
+  const rows = s.score!.perClass!.map((c) => [
+    c.class,
+    c.detectors.join(', '),
+    num.format(c.incidents),
+    num.format(c.detected),
+    pct(c.recall),
+    num.format(c.alerts),
+    num.format(c.ownAlerts),
+  ]);
+  return { cols: CLASS_COLUMNS, rows };
+}
+
+export const TRAP_CLASS_COLUMNS: readonly Col[] = [
+  { header: 'trap class' },
+  { header: 'traps', right: true },
+  { header: 'violated', right: true },
+  { header: 'alerts', right: true },
+];
+
+/** Per trap class: traps, traps with an alert of a detector they list as quiet, and those alerts. */
+export function trapClassTable(s: SideResult): { cols: readonly Col[]; rows: string[][] } {
+  return { cols: TRAP_CLASS_COLUMNS, rows: s.score!.perTrapClass.map((c) => [c.class, num.format(c.traps), num.format(c.violated), num.format(c.alerts)]) };
+}
+
+/** The A → B table per incident class: recall on each side and its change, and the matching alerts. */
+export function classChangeTable(bt: Backtest): { cols: readonly Col[]; rows: string[][] } {
+  const [a, b] = bt.sides as [SideResult, SideResult];
+  const cols: Col[] = [{ header: 'class' }, { header: 'detector' }, { header: 'incidents', right: true }];
+  for (const h of ['recall A', 'recall B', 'Δ recall', 'alerts A', 'alerts B']) cols.push({ header: h, right: true });
+  // Both sides score the same labels, so their classes are the same and in the same order.
+  const byClass = new Map<string, ClassScore>(b.score!.perClass!.map((c) => [c.class, c]));
+  const rows = a.score!.perClass!.map((ca) => {
+    const cb = byClass.get(ca.class)!;
+    return [ca.class, ca.detectors.join(', '), num.format(ca.incidents), pct(ca.recall), pct(cb.recall), deltaPp(ca.recall, cb.recall), num.format(ca.alerts), num.format(cb.alerts)];
+  });
+  return { cols, rows };
+}
+
 /** The A → B table: precision and recall change (with labels) and the alert diff. */
 export function changeTable(bt: Backtest): { cols: readonly Col[]; rows: string[][] } {
   const [a, b] = bt.sides as [SideResult, SideResult];
@@ -231,15 +285,30 @@ export function formatBacktest(bt: Backtest, opts: { examples: number }): string
     const t = statsTable(s);
     sections.push(`Alerts by detector${name(s)}\n${table(t.cols, t.rows)}`);
   }
+  const classified = bt.sides[0]!.score?.perClass !== undefined;
   if (bt.labels) {
     for (const s of bt.sides) {
       const t = scoreTable(s);
       sections.push(`Detection against labels${name(s)}\n${table(t.cols, t.rows)}`);
     }
+    for (const s of bt.sides) {
+      if (classified) {
+        const t = classTable(s);
+        sections.push(`Detection by incident class${name(s)}\n${table(t.cols, t.rows)}`);
+      }
+      if (s.score!.perTrapClass.length > 0) {
+        const t = trapClassTable(s);
+        sections.push(`Traps by class${name(s)}\n${table(t.cols, t.rows)}`);
+      }
+    }
   }
   if (compare) {
     const t = changeTable(bt);
     sections.push(`Change A → B${bt.labels ? '' : ' (no labels: alert diff only)'}\n${table(t.cols, t.rows)}`);
+    if (classified) {
+      const c = classChangeTable(bt);
+      sections.push(`Change A → B by incident class\n${table(c.cols, c.rows)}`);
+    }
   }
   if (bt.labels) {
     for (const s of bt.sides) {

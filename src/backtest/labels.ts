@@ -18,6 +18,12 @@ export type LabelKey = { readonly accountId: string } | { readonly ip: string };
 
 export interface LabelIncident {
   readonly id: string;
+  /**
+   * Optional: what kind of incident this is, finer than the detector (e.g. "slow_brute_force"
+   * beside "brute_force_burst", both for brute_force). With classes, a backtest also scores
+   * recall per class.
+   */
+  readonly class?: string;
   readonly detector: string;
   readonly key: LabelKey;
   /** Event time, epoch ms (inclusive). */
@@ -79,7 +85,7 @@ const common = {
   mayAlsoFire: z.array(detectorId).default([]),
 };
 
-const incidentSchema = z.strictObject({ ...common, detector: detectorId });
+const incidentSchema = z.strictObject({ ...common, class: z.string().min(1).optional(), detector: detectorId });
 const trapSchema = z.strictObject({
   ...common,
   class: z.string().min(1),
@@ -147,6 +153,7 @@ export function parseLabels(text: string, file = '<labels>'): Labels {
     source: file,
     incidents: data.incidents.map((inc) => ({
       id: inc.id,
+      ...(inc.class !== undefined ? { class: inc.class } : {}),
       detector: inc.detector,
       ...key(inc.key),
       start: Date.parse(inc.start),

@@ -8,6 +8,8 @@ import {
   alertKeyText,
   allowedByTrap,
   changeTable,
+  classChangeTable,
+  classTable,
   evidenceText,
   incidentKeyText,
   iso,
@@ -15,6 +17,7 @@ import {
   pct,
   scoreTable,
   statsTable,
+  trapClassTable,
   trapNote,
   unexplainedExamples,
 } from './format.js';
@@ -28,7 +31,8 @@ import type { DetectorScore } from './score.js';
  * the same inputs give the same bytes. Everything from data goes through `esc`.
  *
  * Stable hooks for tests and readers: #summary, #alerts-over-time svg, #precision-recall svg,
- * #scores, #diff, #missed, #traps, #unexplained, #top-keys table, #rules-a, #rules-b.
+ * #scores, #classes table (.class-table, .trap-class-table, .class-change-table), #diff, #missed,
+ * #traps, #unexplained, #top-keys table, #rules-a, #rules-b.
  */
 
 export interface ReportOptions {
@@ -73,7 +77,8 @@ section { background:var(--card); border:1px solid var(--line); border-radius:10
 h2 { margin:0 0 4px; font-size:18px; } h3 { margin:16px 0 6px; font-size:15px; }
 p.note { margin:2px 0 12px; color:var(--muted); font-size:13px; }
 table { border-collapse:collapse; width:100%; font-size:13px; font-variant-numeric:tabular-nums; }
-table.stats-table, table.score-table, table.change-table, table.settings-diff { width:auto; min-width:640px; }
+table.stats-table, table.score-table, table.change-table, table.settings-diff, table.class-table, table.class-change-table { width:auto; min-width:640px; }
+table.trap-class-table { width:auto; min-width:360px; margin-top:12px; }
 th, td { padding:5px 9px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
 th { background:#eef1f5; font-weight:600; white-space:nowrap; }
 td.n, th.n { text-align:right; white-space:nowrap; }
@@ -352,16 +357,11 @@ function scoresSection(bt: Backtest): string {
   return `<section id="scores"><h2>Detection against labels</h2><p class="note">${esc(`${bt.labels.source}: ${bt.labels.incidents.length} incidents, ${bt.labels.traps.length} traps. detected: incidents with an alert of their own detector · matched: alerts matching any incident · trap alerts: alerts on a trap that lists their detector as quiet.`)}</p>${tables}</section>`;
 }
 
-function alertItem(a: Alert, tag = ''): string {
-  return `<li>${tag}<span class="mono">${esc(a.ts)}</span> <span class="chip"><i style="background:${colourOf(a.detector)}"></i>${esc(a.detector)}</span> ${sev(a)} ${esc(a.summary)}</li>`;
-}
-
-function diffSection(bt: Backtest, examples: number): string {
-  if (!bt.diff) return '';
-  const t = changeTable(bt);
-  const rows = t.rows
+/** A change table's rows with signed cells coloured (+ green, − red); the last row a total when `total`. */
+function signedRows(t: { cols: readonly { header: string; right?: boolean }[]; rows: string[][] }, total: boolean): string {
+  return t.rows
     .map((r, i) => {
-      const tr = i === t.rows.length - 1 ? '<tr class="total">' : '<tr>';
+      const tr = total && i === t.rows.length - 1 ? '<tr class="total">' : '<tr>';
       return `${tr}${r
         .map((c, j) => {
           const cls = [t.cols[j]!.right ? 'n' : '', c.startsWith('+') ? 'pos' : c.startsWith('−') ? 'neg' : ''].filter(Boolean).join(' ');
@@ -370,6 +370,39 @@ function diffSection(bt: Backtest, examples: number): string {
         .join('')}</tr>`;
     })
     .join('\n');
+}
+
+/** Recall per incident class and violations per trap class, for each rule set, and the A → B change. */
+function classesSection(bt: Backtest): string {
+  if (!bt.labels) return '';
+  const classified = bt.sides[0]!.score!.perClass !== undefined;
+  const trapped = bt.sides[0]!.score!.perTrapClass.length > 0;
+  if (!classified && !trapped) return '';
+  const blocks = bt.sides.map((s) => {
+    const side = ` data-side="${esc(s.side.name)}"`;
+    const parts = [`<h3>${sideTag(s.side.name)}${esc(s.label)}</h3>`];
+    if (classified) parts.push(dataTable(classTable(s), 'data class-table', side, false));
+    if (trapped) parts.push(dataTable(trapClassTable(s), 'data trap-class-table', side, false));
+    return parts.join('');
+  });
+  if (classified && bt.sides.length === 2) {
+    const t = classChangeTable(bt);
+    blocks.push(`<h3>Change A → B by incident class</h3><table class="data class-change-table">${th(t.cols)}<tbody>${signedRows(t, false)}</tbody></table>`);
+  }
+  const note = classified
+    ? 'Incident classes: detected = incidents with an alert of their own detector; alerts = alerts of any detector matching the class\'s incidents, by detector = those of the incident\'s own detector (precision is per detector: an alert is not raised for a class). '
+    : 'The labels give incidents no class. ';
+  return `<section id="classes"><h2>Detection by class</h2><p class="note">${esc(`${note}Trap classes: violated = traps with an alert of a detector they list as quiet; alerts = those alerts.`)}</p>${blocks.join('\n')}</section>`;
+}
+
+function alertItem(a: Alert, tag = ''): string {
+  return `<li>${tag}<span class="mono">${esc(a.ts)}</span> <span class="chip"><i style="background:${colourOf(a.detector)}"></i>${esc(a.detector)}</span> ${sev(a)} ${esc(a.summary)}</li>`;
+}
+
+function diffSection(bt: Backtest, examples: number): string {
+  if (!bt.diff) return '';
+  const t = changeTable(bt);
+  const rows = signedRows(t, true);
   const settings =
     bt.settings && bt.settings.length > 0
       ? `<h3>Settings that differ</h3><table class="data settings-diff"><thead><tr><th>setting</th><th>A</th><th>B</th></tr></thead><tbody>${bt.settings
@@ -554,6 +587,7 @@ export function renderReport(bt: Backtest, opts: ReportOptions): string {
     alertsOverTime(bt),
     precisionRecall(bt),
     scoresSection(bt),
+    classesSection(bt),
     diffSection(bt, opts.examples),
     missedSection(bt),
     trapsSection(bt),

@@ -21,6 +21,12 @@ import { alertNetMatches, parseNet, type Net } from './net.js';
  * Overall      = micro-averaged: the sums of the numerators over the sums of the denominators.
  * Trap violation: an alert of a detector in a trap's quietDetectors matching the trap.
  * Unexplained alert: an alert matching no incident.
+ *
+ * Per incident class (when the labels give incidents a `class`; one without counts under its
+ * detector's id): incidents, detected (by their own detector, as for recall above), recall, and
+ * the alerts matching an incident of the class — all of them, and those of the incident's own
+ * detector. Precision has no per-class meaning (an alert is raised by a detector, not for a
+ * class), so none is given. Per trap class: traps, traps violated, and the alerts violating them.
  */
 
 export interface ScoreOptions {
@@ -41,6 +47,30 @@ export interface DetectorScore {
   readonly precision: number | null;
   /** Alerts of this detector that match a trap listing it as quiet. */
   readonly trapViolations: number;
+}
+
+export interface ClassScore {
+  readonly class: string;
+  /** The detectors its incidents are labelled with, in registry order (one for generated labels). */
+  readonly detectors: readonly string[];
+  readonly incidents: number;
+  /** Incidents of this class with at least one matching alert of their own detector. */
+  readonly detected: number;
+  /** detected / incidents. */
+  readonly recall: number | null;
+  /** Distinct alerts, of any detector, matching at least one incident of this class. */
+  readonly alerts: number;
+  /** Of those, alerts of the detector of an incident they match. */
+  readonly ownAlerts: number;
+}
+
+export interface TrapClassScore {
+  readonly class: string;
+  readonly traps: number;
+  /** Traps of this class with at least one alert of a detector they list as quiet. */
+  readonly violated: number;
+  /** Distinct alerts violating at least one trap of this class. */
+  readonly alerts: number;
 }
 
 export interface MissedIncident {
@@ -66,6 +96,13 @@ export interface Score {
   /** One per registered detector, in registry order. */
   readonly perDetector: readonly DetectorScore[];
   readonly overall: DetectorScore;
+  /**
+   * Per incident class, in registry order of the class's detector, then by name; present when
+   * any incident has a class.
+   */
+  readonly perClass?: readonly ClassScore[];
+  /** Per trap class, by name; empty without traps. */
+  readonly perTrapClass: readonly TrapClassScore[];
   readonly missed: readonly MissedIncident[];
   /** In alert order. */
   readonly unexplained: readonly UnexplainedAlert[];
@@ -123,6 +160,11 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
   const unexplained: UnexplainedAlert[] = [];
   const incidentsByKey = new Map<string, Set<string>>();
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const classified = labels.incidents.some((i) => i.class !== undefined);
+  const classOf = (inc: LabelIncident) => inc.class ?? inc.detector;
+  const classAlerts = new Map<string, number>();
+  const classOwnAlerts = new Map<string, number>();
+  const trapClassAlerts = new Map<string, number>();
 
   for (const alert of alerts) {
     const ts = Date.parse(alert.ts);
@@ -130,6 +172,18 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
     bump(alertCount, alert.detector);
 
     const hits = incidents.matches(alert, ts, slack, net);
+    if (classified) {
+      // Each class counts the alert once, however many of its incidents it matches.
+      const all = new Set<string>();
+      const own = new Set<string>();
+      for (const inc of hits) {
+        const c = classOf(inc);
+        all.add(c);
+        if (inc.detector === alert.detector) own.add(c);
+      }
+      for (const c of all) bump(classAlerts, c);
+      for (const c of own) bump(classOwnAlerts, c);
+    }
     for (const inc of hits) {
       let s = detectedBy.get(inc.id);
       if (!s) detectedBy.set(inc.id, (s = new Set()));
@@ -143,9 +197,11 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
 
     const trapHits = traps.matches(alert, ts, slack, net);
     let violated = false;
+    const violatedClasses = new Set<string>();
     for (const trap of trapHits) {
       if (!trap.quietDetectors.includes(alert.detector)) continue;
       violated = true;
+      violatedClasses.add(trap.class);
       const vk = `${trap.id}\u0000${alert.detector}`;
       const v = violations.get(vk);
       if (v) v.alerts++;
@@ -153,6 +209,7 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
     }
     // An alert counts once however many traps it trips.
     if (violated) bump(violationCount, alert.detector);
+    for (const c of violatedClasses) bump(trapClassAlerts, c);
 
     if (hits.length === 0) {
       unexplained.push({
@@ -194,8 +251,36 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
   };
 
   const order = new Map(DETECTOR_IDS.map((d, i) => [d, i]));
+  const isDetected = (i: LabelIncident) => detectedBy.get(i.id)?.has(i.detector) ?? false;
+
+  let perClass: ClassScore[] | undefined;
+  if (classified) {
+    const groups = new Map<string, LabelIncident[]>();
+    for (const inc of labels.incidents) {
+      const g = groups.get(classOf(inc));
+      if (g) g.push(inc);
+      else groups.set(classOf(inc), [inc]);
+    }
+    perClass = [...groups].map(([cls, list]) => {
+      const detectors = [...new Set(list.map((i) => i.detector))].sort((a, b) => order.get(a)! - order.get(b)!);
+      const detected = list.filter(isDetected).length;
+      return { class: cls, detectors, incidents: list.length, detected, recall: ratio(detected, list.length), alerts: classAlerts.get(cls) ?? 0, ownAlerts: classOwnAlerts.get(cls) ?? 0 };
+    });
+    perClass.sort((a, b) => order.get(a.detectors[0]!)! - order.get(b.detectors[0]!)! || (a.class < b.class ? -1 : a.class > b.class ? 1 : 0));
+  }
+  const trapGroups = new Map<string, { traps: number; violated: Set<string> }>();
+  for (const t of labels.traps) {
+    const g = trapGroups.get(t.class);
+    if (g) g.traps++;
+    else trapGroups.set(t.class, { traps: 1, violated: new Set() });
+  }
+  for (const v of violations.values()) trapGroups.get(v.trap.class)!.violated.add(v.trap.id);
+  const perTrapClass: TrapClassScore[] = [...trapGroups]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([cls, g]) => ({ class: cls, traps: g.traps, violated: g.violated.size, alerts: trapClassAlerts.get(cls) ?? 0 }));
+
   const missed: MissedIncident[] = labels.incidents
-    .filter((i) => !(detectedBy.get(i.id)?.has(i.detector) ?? false))
+    .filter((i) => !isDetected(i))
     .sort((a, b) => order.get(a.detector)! - order.get(b.detector)! || a.start - b.start || a.id.localeCompare(b.id))
     .map((incident) => ({ incident, otherAlerts: {} }));
   // Count the other detectors' alerts on each missed incident (a second, narrow pass: few misses).
@@ -217,5 +302,5 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
   const byKey = new Map<string, string[]>();
   for (const [k, ids] of incidentsByKey) byKey.set(k, [...ids].sort());
 
-  return { slackMs: slack, perDetector, overall, missed, unexplained, violations: violationList, incidentsByKey: byKey };
+  return { slackMs: slack, perDetector, overall, perClass, perTrapClass, missed, unexplained, violations: violationList, incidentsByKey: byKey };
 }

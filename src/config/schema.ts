@@ -11,21 +11,21 @@ export const allowlistSchema = z
   .prefault({});
 
 /** Keys every detector has, whatever its type. */
-function commonShape(defaultSeverity: Severity) {
+function commonShape(defaultSeverity: Severity, defaultCooldown: string | undefined) {
   return {
     enabled: z.boolean().default(true),
     severity: z.enum(SEVERITIES).default(defaultSeverity),
     /** shadow: alerts are produced, marked `"shadow": true` and kept apart, for trying a rule safely. */
     mode: z.enum(['enforce', 'shadow']).default('enforce'),
-    /** Overrides the global cooldown for this detector. */
-    cooldown: duration('0s', '90d').optional(),
+    /** Overrides the global cooldown for this detector (some detectors have their own default). */
+    cooldown: defaultCooldown === undefined ? duration('0s', '90d').optional() : duration('0s', '90d').default(defaultCooldown),
     allowlist: allowlistSchema,
   };
 }
 
 export function detectorSchema(spec: DetectorSpec) {
   const options = spec.options as unknown as z.ZodObject;
-  return z.strictObject({ ...commonShape(spec.defaultSeverity), ...options.shape }).prefault({});
+  return z.strictObject({ ...commonShape(spec.defaultSeverity, spec.defaultCooldown), ...options.shape }).prefault({});
 }
 
 export function rulesSchema(specs: readonly DetectorSpec[]) {

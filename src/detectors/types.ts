@@ -74,6 +74,12 @@ export interface DetectorSpec<O extends z.ZodType = z.ZodType> {
   readonly defaultSeverity: Severity;
   /** One line for `validate` and the README. */
   readonly description: string;
+  /**
+   * The detector's own cooldown when the rules give it none, for detectors whose episodes last
+   * hours (a slow attack stays over its threshold all day): without it they would re-alert
+   * every global cooldown. Unset: the global cooldown applies.
+   */
+  readonly defaultCooldown?: string;
   readonly options: O;
   create(options: z.output<O>): Detector;
 }

@@ -14,8 +14,8 @@ export type ViewProfile =
   | { kind: 'normal'; pDay: number; hour: number; capMin: number }
   /** 45–75 minutes every single day: a stable baseline for the viewing-anomaly incident. */
   | { kind: 'light'; hour: number }
-  /** 7–8 hours every single day. */
-  | { kind: 'heavy'; hour: number }
+  /** 7–8 hours every single day (or `minutes` [lo, hi] a day). */
+  | { kind: 'heavy'; hour: number; minutes?: readonly [number, number] }
   /** Three screens at once in the evening. */
   | { kind: 'family'; pDay: number; hour: number };
 

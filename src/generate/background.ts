@@ -105,7 +105,8 @@ function backgroundViewing(ctx: BackgroundContext, acc: Account, day: number, rn
       return;
     }
     case 'heavy': {
-      let total = rng.int(420, 480) * MINUTE;
+      const [lo, hi] = v.minutes ?? [420, 480];
+      let total = rng.int(lo, hi) * MINUTE;
       // A steady start hour: with jitter, a trailing 24-hour window would catch one day's tail
       // and the next day's head and read well above the daily median.
       let s = at(v.hour + rng.real(-0.1, 0.1));

@@ -8,8 +8,8 @@ import { DAY, type Ev, HOUR, byTime } from './model.js';
 import { makePlan } from './plan.js';
 import { Rng } from './random.js';
 
-export type { Incident, LabelsFile, Trap } from './labels.js';
-export { DETECTORS } from './labels.js';
+export type { Incident, IncidentClass, LabelsFile, Trap } from './labels.js';
+export { DETECTORS, INCIDENT_CLASSES } from './labels.js';
 
 export interface GenerateOptions {
   seed: number;

@@ -607,6 +607,30 @@ export const COMMUTER_PAIRS: readonly (readonly [string, string])[] = [
 ];
 
 /**
+ * Precisely located cities (accuracy radius <= 50 km) of one country, 150–450 km apart once both
+ * radii are taken off: a login from one minutes after the other is a short hop — beyond the
+ * 100 km floor for accurate fixes, under the 500 km of the standard one.
+ */
+export const SHORT_HOP_PAIRS: readonly (readonly [string, string])[] = [
+  ['gb-london', 'gb-manchester'],
+  ['ie-dublin', 'ie-cork'],
+  ['fr-paris', 'fr-lyon'],
+  ['fr-paris', 'fr-lille'],
+  ['de-berlin', 'de-hamburg'],
+  ['de-frankfurt-am-main', 'de-hamburg'],
+  ['es-madrid', 'es-valencia'],
+  ['es-barcelona', 'es-valencia'],
+  ['it-milan', 'it-rome'],
+  ['pl-warsaw', 'pl-krakow'],
+  ['se-stockholm', 'se-gothenburg'],
+  ['jp-tokyo', 'jp-osaka'],
+  ['br-sao-paulo', 'br-rio-de-janeiro'],
+  ['co-bogota', 'co-medellin'],
+  ['mx-mexico-city', 'mx-guadalajara'],
+  ['eg-cairo', 'eg-alexandria'],
+];
+
+/**
  * Cities in different countries, every pair under 500 km apart: logins hopping between them
  * within the hour are a geo surge, and (with each hop timed under 800 km/h by the generator)
  * never impossible travel, which keeps the two detectors' incidents separable.

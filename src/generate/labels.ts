@@ -15,10 +15,54 @@ export type DetectorId = (typeof DETECTORS)[number];
 
 export type LabelKey = { accountId: string } | { ip: string };
 
+/**
+ * Every incident class the generator injects, with the detector that must catch it. A class is
+ * finer than a detector: it says which of the detector's rules (or which attacker technique) the
+ * incident exercises, so a backtest can show, say, that turning the long window off loses slow
+ * brute force while bursts are still caught.
+ */
+export const INCIDENT_CLASSES = {
+  /** Home login, then a precise city >= 4000 km away 40–80 min later. */
+  impossible_travel_login: 'impossible_travel',
+  /** Two precise cities of one country 150–450 km apart, logins minutes apart (the 100 km floor). */
+  short_hop: 'impossible_travel',
+  /** A stream from another continent while the owner streams at home: playback fixes, no login. */
+  stolen_session_stream: 'impossible_travel',
+  geo_surge: 'geo_surge',
+  /** 15–30 failures in 5 minutes, half ending in a success. */
+  brute_force_burst: 'brute_force',
+  /** 34–44 failures over most of a day, never 10 in 10 minutes (the 24 h long window). */
+  slow_brute_force: 'brute_force',
+  /** One address, 30–60 accounts in 8 minutes. */
+  stuffing_single_ip: 'credential_stuffing',
+  /** 8–12 addresses of one /24, each below the address threshold, 40–60 accounts together. */
+  distributed_stuffing: 'credential_stuffing',
+  unfamiliar_location: 'unfamiliar_location',
+  /** 20–40 attempts, mostly successes, in an hour from home. */
+  login_rate_spike: 'login_rate_anomaly',
+  /** 18–26 failures over most of a day: under brute_force's 30, far above the account's own failures. */
+  slow_guessing: 'login_rate_anomaly',
+  concurrent_streams: 'concurrent_streams',
+  /** 4–5 other cities streaming on 2–3 scattered days each. */
+  sharing_households: 'account_sharing',
+  /** Just two other cities, each streaming on 3–4 days spread over two weeks or more. */
+  sharing_recurrent: 'account_sharing',
+  /** About 20 h of viewing in a day (the absolute cap). */
+  viewing_binge: 'viewing_anomaly',
+  /** A light viewer (about 1 h a day) watching 10 h on one day (the baseline). */
+  viewing_jump: 'viewing_anomaly',
+  /** A light viewer watching about 9 h a day for 3–4 days running (the baseline, under the cap). */
+  viewing_habit_jump: 'viewing_anomaly',
+  account_takeover: 'account_takeover',
+} as const satisfies Record<string, DetectorId>;
+export type IncidentClass = keyof typeof INCIDENT_CLASSES;
+
 /** Something injected that the named detector must alert on, for this key, inside [start, end]. */
 export interface Incident {
   id: string;
-  detector: string;
+  /** Which kind of incident (a key of INCIDENT_CLASSES): finer than the detector. */
+  class: IncidentClass;
+  detector: DetectorId;
   key: LabelKey;
   start: string;
   end: string;

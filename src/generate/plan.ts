@@ -7,9 +7,9 @@ import {
   localTime,
   makeDevice,
 } from './accounts.js';
-import { AddressBook } from './addresses.js';
-import { CITIES, COARSE, COMMUTER_PAIRS, type PoolCity, type PoolCoarse, SURGE_CLUSTERS, cityById, coarseFor } from './ipPool.js';
-import type { DetectorId, Incident, LabelKey, Trap } from './labels.js';
+import { AddressBook, type V4Network } from './addresses.js';
+import { CITIES, COARSE, COMMUTER_PAIRS, type PoolCity, type PoolCoarse, SHORT_HOP_PAIRS, SURGE_CLUSTERS, cityById, coarseFor } from './ipPool.js';
+import { type DetectorId, INCIDENT_CLASSES, type Incident, type IncidentClass, type LabelKey, type Trap } from './labels.js';
 import {
   DAY,
   type Device,
@@ -80,10 +80,11 @@ class Planner {
     return kind === 'bot' ? { id, kind: 'laptop', ua: userAgent(rng, 'bot') } : makeDevice(rng, id, kind);
   }
 
-  incident(detector: DetectorId, key: LabelKey, start: number, end: number, description: string, mayAlsoFire: DetectorId[] = []): void {
+  /** Labels an incident of class `cls`; its detector is the class's (INCIDENT_CLASSES), never chosen apart from it. */
+  incident(cls: IncidentClass, key: LabelKey, start: number, end: number, description: string, mayAlsoFire: DetectorId[] = []): void {
     const id = `inc-${(this.incidents.length + 1).toString().padStart(3, '0')}`;
     // Events are stamped in whole milliseconds; widen to whole ms so the range always covers them.
-    this.incidents.push({ id, detector, key, start: iso(Math.floor(start)), end: iso(Math.ceil(end)), description, mayAlsoFire });
+    this.incidents.push({ id, class: cls, detector: INCIDENT_CLASSES[cls], key, start: iso(Math.floor(start)), end: iso(Math.ceil(end)), description, mayAlsoFire });
   }
 
   trap(cls: string, key: LabelKey, start: number, end: number, quiet: DetectorId[], description: string, mayAlsoFire: DetectorId[] = []): void {
@@ -118,7 +119,7 @@ class Planner {
     this.em.login(t1, acc.id, farIp, this.foreignDevice(rng, rng.pick(['laptop', 'phone'] as const)), true);
     this.blackout(acc, t0 - 30 * MINUTE, t1 + this.gapHours(acc, far) * HOUR);
     const d = distanceKm(home, far);
-    this.incident('impossible_travel', { accountId: acc.id }, t0, t1,
+    this.incident('impossible_travel_login', { accountId: acc.id }, t0, t1,
       `home login in ${home.city} (${home.country}) ${acc.homeIps[0]} then ${far.city} (${far.country}) ${farIp} ${Math.round((t1 - t0) / MINUTE)} min later: ${km(d)}, both precise fixes (area ${home.area}/${far.area} km)`,
       ['unfamiliar_location']);
   }
@@ -178,7 +179,7 @@ class Planner {
       this.em.login(end, acc.id, ip, dev, true);
     }
     this.blackout(acc, t0 - HOUR, end + HOUR);
-    this.incident('brute_force', { accountId: acc.id }, t0, end,
+    this.incident('brute_force_burst', { accountId: acc.id }, t0, end,
       `${n} failed logins in ${Math.round((t - t0) / SECOND)} s from ${ip} (${coarse ? 'country-level ' + coarse.country : acc.home.city}), ${succeed ? 'then a success (critical)' : 'no success'}`,
       ['login_rate_anomaly']);
   }
@@ -198,7 +199,7 @@ class Planner {
     // Stuffing bots rarely send a device id: exercise the optional field.
     ids.forEach((id, i) => this.em.login(times[i]!, id, ip, undefined, i === lucky, ua));
     const failures = n - (lucky >= 0 ? 1 : 0);
-    this.incident('credential_stuffing', { ip }, times[0]!, times[n - 1]!,
+    this.incident('stuffing_single_ip', { ip }, times[0]!, times[n - 1]!,
       `${n} distinct accounts (${real.length} real) tried from ${ip} (${city.city}, ${city.country}) in ${Math.round((times[n - 1]! - times[0]!) / SECOND)} s, ${failures} failures`);
   }
 
@@ -239,7 +240,7 @@ class Planner {
       this.em.login(last, acc.id, ip, dev, !fails.has(i));
     }
     this.blackout(acc, t0 - 2 * HOUR, t0 + 3 * HOUR);
-    this.incident('login_rate_anomaly', { accountId: acc.id }, t0, last,
+    this.incident('login_rate_spike', { accountId: acc.id }, t0, last,
       `${n} login attempts (${nf} failed) in ${Math.round((last - t0) / MINUTE)} min from home ${ip} on ${dev.id}; baseline ~3 logins a day`);
   }
 
@@ -328,7 +329,7 @@ class Planner {
     });
     // The rule stays true while the households' days are inside its 30-day window, so any
     // playback in that time may (re-)alert: the range runs on until then.
-    this.incident('account_sharing', { accountId: acc.id }, first, Math.min(last + 30 * DAY, this.end - 1),
+    this.incident('sharing_households', { accountId: acc.id }, first, Math.min(last + 30 * DAY, this.end - 1),
       `${h} households besides home ${acc.home.city} stream on ${perHousehold} days each within ${P} days (last household session ${iso(last)}): ${plan.map((p) => `${p.city.city} (${p.city.country}) days ${p.days.map((d) => d0 + d).join('/')}`).join('; ')}`,
       // Other cities streaming hours apart from home logins read as travel to a rule that takes
       // playback as position fixes.
@@ -353,7 +354,7 @@ class Planner {
     const end = t - 5 * MINUTE;
     // No other viewing while the binge is still inside a trailing 24-hour window.
     this.blackout(acc, t0 - 8 * HOUR, end + 25 * HOUR);
-    this.incident('viewing_anomaly', { accountId: acc.id }, t0, end,
+    this.incident('viewing_binge', { accountId: acc.id }, t0, end,
       `${(watched / HOUR).toFixed(1)} h of viewing within ${((end - t0) / HOUR).toFixed(1)} h on ${dev.id} at home (${acc.home.city})`);
   }
 
@@ -371,7 +372,7 @@ class Planner {
     }
     const end = t;
     this.blackout(acc, t0 - HOUR, end + 6 * HOUR);
-    this.incident('viewing_anomaly', { accountId: acc.id }, t0, end,
+    this.incident('viewing_jump', { accountId: acc.id }, t0, end,
       `light viewer (45–75 min every day for ${day} days) watches ${(watched / HOUR).toFixed(1)} h on day ${day} at home (${acc.home.city})`);
   }
 
@@ -393,10 +394,193 @@ class Planner {
       ['unfamiliar_location']);
   }
 
+  // ------------------------------------------------- incidents: detection depth (issue 7)
+
+  /**
+   * Guessing spread over most of a day from two or three addresses abroad, never more than one
+   * failure in ten minutes, while the owner goes on logging in as usual: attackers who know the
+   * burst threshold stay under it. `slow`: 34–44 failures, over brute_force's long window (30 in
+   * 24 h) — the account's own failure baseline (login_rate_anomaly) sees them first, at 15.
+   * Otherwise 18–26 failures: under the long window, so only the failure baseline catches them.
+   */
+  slowGuessing(acc: Account, rng: Rng, day: number, slow: boolean): void {
+    const n = slow ? rng.int(34, 44) : rng.int(18, 26);
+    const span = rng.real(18, 21) * HOUR;
+    const t0 = this.at(acc, day, rng.real(0, 4));
+    const dev = this.foreignDevice(rng, 'bot');
+    // Failed logins are never position fixes, so addresses abroad raise no travel or country alert.
+    const where = rng.sample(foreignCities(acc.home, acc.home.country, 500), rng.int(2, 3));
+    const ips = where.map((c) => this.book.v4(rng, c));
+    // One failure per step with up to half a step of jitter: at least 12 minutes between two.
+    const step = span / n;
+    let last = t0;
+    for (let i = 0; i < n; i++) {
+      last = t0 + i * step + rng.real(0, step * 0.5);
+      this.em.login(last, acc.id, ips[i % ips.length]!, dev, false);
+    }
+    // The 24-hour counts stay up for a day after the last guess: an owner's typo then is still
+    // judged with the attack's failures, and rightly alerts.
+    const end = Math.min(last + DAY, this.end - 1);
+    const text = `${n} failed logins over ${((last - t0) / HOUR).toFixed(1)} h from ${ips.map((ip, i) => `${ip} (${where[i]!.city}, ${where[i]!.country})`).join(', ')} on ${dev.id}, at least ${Math.round((step * 0.5) / MINUTE)} min apart; the owner keeps logging in from home (${acc.home.city}); the range runs on for the 24 h the failures stay counted`;
+    if (slow) this.incident('slow_brute_force', { accountId: acc.id }, t0, end, text, ['login_rate_anomaly']);
+    else this.incident('slow_guessing', { accountId: acc.id }, t0, end, text);
+  }
+
+  /**
+   * A credential-stuffing botnet inside one /24: 8–12 addresses, each trying 3–8 accounts (under
+   * the 20 an address alert needs), 40–60 accounts together within 8 minutes. Only a rule that
+   * sums the network catches it; the alert's key is the network itself ("a.b.c.0/24").
+   */
+  distributedStuffing(rng: Rng, network: V4Network, victims: Account[], seq: number): void {
+    const city = network.place;
+    const k = rng.int(8, 12);
+    const ips = Array.from({ length: k }, () => this.book.host(rng, network));
+    const uas = ips.map(() => userAgent(rng, 'bot'));
+    const n = rng.int(40, 60);
+    const real = rng.sample(victims, Math.round(n * rng.real(0.15, 0.3)));
+    const t0 = this.o.start + rng.int(1, this.o.days - 2) * DAY + rng.int(0, DAY - 10 * MINUTE);
+    const ids: string[] = real.map((a) => a.id);
+    while (ids.length < n) ids.push(`acct-n${seq}${rng.int(0, 0xffffff).toString(16).padStart(6, '0')}`);
+    rng.shuffle(ids);
+    const times = ids.map(() => t0 + rng.int(0, 8 * MINUTE - 1)).sort((a, b) => a - b);
+    const lucky = rng.chance(0.5) ? ids.findIndex((id) => id.startsWith('acct-n')) : -1;
+    // Accounts dealt round-robin: every address gets ceil(n / k) <= 8 at most.
+    ids.forEach((id, i) => this.em.login(times[i]!, id, ips[i % k]!, undefined, i === lucky, uas[i % k]));
+    const failures = n - (lucky >= 0 ? 1 : 0);
+    this.incident('distributed_stuffing', { ip: network.cidr }, times[0]!, times[n - 1]!,
+      `${n} distinct accounts (${real.length} real) tried from ${k} addresses of ${network.cidr} (${'city' in city ? `${city.city}, ` : ''}${city.country}), at most ${Math.ceil(n / k)} each, in ${Math.round((times[n - 1]! - times[0]!) / SECOND)} s, ${failures} failures`);
+  }
+
+  /**
+   * A login from a precise city of the home country a few hundred km away, minutes after the
+   * owner's home login: well under the 500 km of the standard floor, far over the 100 km that
+   * applies when both fixes are accurate. `acc.home` is one of a SHORT_HOPS pair.
+   */
+  shortHop(acc: Account, rng: Rng, day: number, hop: PoolCity): void {
+    const home = acc.home;
+    const eff = distanceKm(home, hop) - home.area - hop.area;
+    // 30–65 % of the time a 900 km/h flight would need: 1400–3000 km/h.
+    const dt = (eff / 900) * rng.real(0.3, 0.65) * HOUR;
+    const t0 = this.at(acc, day, rng.real(8, 21));
+    const ip = this.book.v4(rng, hop);
+    const dev = this.foreignDevice(rng, rng.pick(['laptop', 'phone'] as const));
+    this.em.login(t0, acc.id, acc.homeIps[0]!, acc.devices[0]!, true);
+    this.em.login(t0 + dt, acc.id, ip, dev, true);
+    this.blackout(acc, t0 - 30 * MINUTE, t0 + dt + this.gapHours(acc, hop) * HOUR);
+    this.incident('short_hop', { accountId: acc.id }, t0, t0 + dt,
+      `home login in ${home.city} (${home.country}) ${acc.homeIps[0]} then ${hop.city} ${ip} on new ${dev.id} ${(dt / MINUTE).toFixed(1)} min later: ${km(distanceKm(home, hop))} (${km(eff)} after both accuracy radii, ${home.area}/${hop.area} km), ${Math.round(eff / (dt / HOUR))} km/h`);
+  }
+
+  /**
+   * A stolen session cookie: while the owner streams at home, a device on another continent
+   * streams on the account without ever logging in. Only playback fixes place it.
+   */
+  stolenSession(acc: Account, rng: Rng, day: number): void {
+    const far = rng.pick(foreignCities(acc.home, acc.home.country, 4000));
+    const s0 = this.at(acc, day, rng.real(19, 21));
+    const e0 = s0 + rng.int(120, 180) * MINUTE;
+    const s1 = s0 + rng.int(20, 50) * MINUTE;
+    const e1 = s1 + rng.int(60, 120) * MINUTE;
+    const ip = this.book.v4(rng, far);
+    const thief = this.foreignDevice(rng, rng.pick(['tv', 'laptop'] as const));
+    this.session(rng, acc, acc.devices[0]!, acc.homeIps[0]!, s0, e0, `${acc.id.replace('acct-', 'ses-')}-own`);
+    this.session(rng, acc, thief, ip, s1, e1, `${acc.id.replace('acct-', 'ses-')}-x${rng.int(0, 0xffff).toString(16)}`);
+    // The owner's next login must be plausible travel from the thief's city, or it would read as
+    // a risky login of its own.
+    this.blackout(acc, s0 - HOUR, Math.max(e0, e1) + this.gapHours(acc, far) * HOUR);
+    this.incident('stolen_session_stream', { accountId: acc.id }, s1, e1,
+      `owner streams at home in ${acc.home.city} (${acc.home.country}) on ${acc.devices[0]!.id} from ${iso(s0)}; from ${iso(s1)} ${thief.id} streams from ${far.city} (${far.country}) ${ip}, ${km(distanceKm(acc.home, far))} away, with no login`);
+  }
+
+  /**
+   * A light viewer (45–75 min every evening) who watches 8.5–9.5 h a day for `daysOn` days in a
+   * row: far above its own habit, under the 16 h that anyone is allowed.
+   */
+  viewingHabitJump(acc: Account, rng: Rng, day: number, daysOn: number): void {
+    const dev = acc.devices[0]!;
+    const ip = acc.homeIps[0]!;
+    // A steady start hour, as for heavy viewers: the trailing 24 h then holds one day's viewing.
+    const hour = rng.real(10, 11);
+    let first = Infinity;
+    let last = 0;
+    let total = 0;
+    for (let d = 0; d < daysOn; d++) {
+      const target = rng.int(510, 570) * MINUTE;
+      let t = this.at(acc, day + d, hour + rng.real(-0.1, 0.1));
+      first = Math.min(first, t);
+      let watched = 0;
+      let k = 1;
+      while (watched < target) {
+        const len = Math.min(target - watched, rng.int(150, 200) * MINUTE);
+        this.session(rng, acc, dev, ip, t, t + len, `${acc.id.replace('acct-', 'ses-')}-j${day + d}-${k++}`);
+        watched += len;
+        last = t + len;
+        t += len + rng.int(8, 15) * MINUTE;
+      }
+      total += watched;
+    }
+    // The evening's usual hour still comes on the last day, inside the same trailing 24 h.
+    this.incident('viewing_habit_jump', { accountId: acc.id }, first, last + 3 * HOUR,
+      `light viewer (45–75 min every evening since day 0) watches ${(total / HOUR / daysOn).toFixed(1)} h a day on days ${day}–${day + daysOn - 1} from local ${hour.toFixed(1)}h on ${dev.id} at home (${acc.home.city})`);
+  }
+
+  /**
+   * Sharing with just two other households, each streaming on 3–4 days spread over two weeks or
+   * more: with home, three places that keep coming back.
+   */
+  sharingRecurrent(acc: Account, rng: Rng): boolean {
+    const P = Math.min(24, this.o.days - 2);
+    if (P < 12) return false;
+    const d0 = rng.int(1, this.o.days - 1 - P);
+    const cities = CITIES.filter((c) => c.id !== acc.home.id)
+      .sort((a, b) => distanceKm(acc.home, a) - distanceKm(acc.home, b))
+      .slice(0, 2);
+    const third = Math.floor(P / 3);
+    let first = Infinity;
+    let last = 0;
+    const sid = (tag: string) => `${acc.id.replace('acct-', 'ses-')}-${tag}`;
+    // Home must recur too, whatever the log's background viewing (the demo turns it right
+    // down): early-morning sessions on four days across the period, clear of the sharers' slots.
+    const homeDays = [0, third, 2 * third, P - 1].map((d) => Math.min(P - 1, d + rng.int(0, 1)));
+    for (const d of homeDays) {
+      const s = this.at(acc, d0 + d, rng.real(6.5, 7));
+      this.session(rng, acc, acc.devices[0]!, acc.homeIps[0]!, s, s + rng.int(30, 45) * MINUTE, sid(`m${d0 + d}`));
+      first = Math.min(first, s);
+    }
+    const plan = cities.map((city, h) => {
+      // First day in the first third, last at least 8 days later: a span no trip of a week has.
+      const a = rng.int(0, third - 1);
+      const b = rng.int(Math.max(a + 8, P - third), P - 1);
+      const middle = rng.sample(Array.from({ length: b - a - 1 }, (_, i) => a + 1 + i), rng.int(1, 2)).sort((x, y) => x - y);
+      const dev = this.foreignDevice(rng, rng.pick(['tv', 'laptop'] as const));
+      const ip = this.book.v4(rng, city);
+      const days = [a, ...middle, b];
+      for (const d of days) {
+        // Each household its own daytime slot: never two sharers at once.
+        const s = this.at(acc, d0 + d, (h === 0 ? 11 : 15) + rng.real(0, 0.5));
+        const e = s + rng.int(40, 70) * MINUTE;
+        this.session(rng, acc, dev, ip, s, e, sid(`r${h + 1}-${d0 + d}`));
+        first = Math.min(first, s);
+        last = Math.max(last, e);
+      }
+      return { city, days };
+    });
+    this.incident('sharing_recurrent', { accountId: acc.id }, first, Math.min(last + 30 * DAY, this.end - 1),
+      `2 households besides home ${acc.home.city} (home streams too, days ${homeDays.map((d) => d0 + d).join('/')}): ${plan.map((p) => `${p.city.city} (${p.city.country}, ${km(distanceKm(acc.home, p.city))}) days ${p.days.map((d) => d0 + d).join('/')}`).join('; ')}; the rule stays true for 30 days after the last household session (${iso(last)})`,
+      // Other cities streaming hours apart from home read as travel when they are far enough.
+      ['impossible_travel']);
+    return true;
+  }
+
   // ---------------------------------------------------------------- traps
 
-  /** A trip abroad with plausible flights both ways and evenings streamed at the hotel. */
-  trip(acc: Account, rng: Rng, dest: PoolCity, startDay: number, stayDays: number, repeat: boolean): number {
+  /**
+   * A trip abroad with plausible flights both ways and evenings streamed at the hotel. `cls`:
+   * a first trip, a repeat trip to a country visited before, or one of two short trips to two
+   * countries (each hotel city streams on 2–3 consecutive days: a place, but not one that recurs).
+   */
+  trip(acc: Account, rng: Rng, dest: PoolCity, startDay: number, stayDays: number, cls: 'one_trip_abroad' | 'repeat_trip' | 'two_trips_abroad', note = ''): number {
+    const repeat = cls === 'repeat_trip';
     const home = acc.home;
     const dev = acc.devices.find((d) => d.kind === 'laptop') ?? acc.devices.find((d) => d.kind === 'phone') ?? acc.devices[0]!;
     const hotel = this.book.v4(rng, dest);
@@ -427,11 +611,11 @@ class Planner {
       `${route}: home login then hotel login ${((tArr - t0) / HOUR).toFixed(1)} h later (${Math.round(d / ((tArr - t0) / HOUR))} km/h)`);
     this.trap('plausible_flight', { accountId: acc.id }, tLeave, tBack, ['impossible_travel'],
       `${dest.city} (${dest.country}) -> ${acc.home.city} (${acc.home.country}), the way back: hotel login then home login ${((tBack - tLeave) / HOUR).toFixed(1)} h later (${Math.round(d / ((tBack - tLeave) / HOUR))} km/h)`);
-    this.trap(repeat ? 'repeat_trip' : 'one_trip_abroad', { accountId: acc.id }, tArr, tBack,
+    this.trap(cls, { accountId: acc.id }, tArr, tBack,
       repeat
         ? ['impossible_travel', 'geo_surge', 'account_sharing', 'account_takeover', 'unfamiliar_location']
         : ['impossible_travel', 'geo_surge', 'account_sharing', 'account_takeover'],
-      `${stayDays} days in ${dest.city} (${dest.country}) at ${hotel}, streaming on ${streamed} evenings from ${dev.id}${repeat ? '; the country was visited on an earlier trip' : ''}`,
+      `${stayDays} days in ${dest.city} (${dest.country}) at ${hotel}, streaming on ${streamed} evenings from ${dev.id}${repeat ? '; the country was visited on an earlier trip' : ''}${note}`,
       repeat ? [] : ['unfamiliar_location']);
     return Math.ceil((tBack - this.o.start) / DAY);
   }
@@ -501,7 +685,53 @@ class Planner {
     this.trap('shared_nat', { ip }, first, last, ['credential_stuffing'],
       `campus NAT ${ip} in ${city.city} (${city.country}): every weekday ${minSize}+ of ${members.length} accounts log in within 10 min, 3–5 typos each morning (${bursts} mornings)`);
   }
+
+  /**
+   * The same campus's lecture halls: on lecture afternoons (Tuesday, Thursday; every weekday
+   * would only add bytes) 30–45 of the members log in within ten minutes from 20–32 addresses of
+   * one /24, and 6–12 of them mistype first, each from a different address. Five or more failing
+   * addresses and a dozen failed accounts in one network look like a spread attack to a rule
+   * that only counts; the network's successes say otherwise.
+   */
+  campusNetwork(members: Account[], rng: Rng, city: PoolCity, network: V4Network): void {
+    const hosts = Array.from({ length: rng.int(20, 32) }, () => this.book.host(rng, network));
+    const ref = members[0]!;
+    let first = Infinity;
+    let last = 0;
+    let bursts = 0;
+    let minSize = Infinity;
+    let maxTypos = 0;
+    for (let day = 0; day < this.o.days; day++) {
+      const b0 = this.at(ref, day, 13.8 + rng.real(0, 0.1));
+      const dow = new Date(b0 + city.utcOffset * HOUR).getUTCDay();
+      if ((dow !== 2 && dow !== 4) || b0 < this.o.start || b0 + 10 * MINUTE >= this.end) continue;
+      const who = rng.sample(members, rng.int(30, Math.min(45, members.length)));
+      const typos = rng.sample(who, rng.int(6, 12));
+      const typoHost = new Map(typos.map((acc, i) => [acc, hosts[i]!]));
+      const shuffled = rng.shuffle(hosts.slice());
+      for (const acc of who) {
+        const ip = typoHost.get(acc) ?? rng.pick(shuffled);
+        const dev = acc.devices.find((d) => d.kind === 'laptop') ?? acc.devices[0]!;
+        const t = b0 + rng.int(40 * SECOND, 9 * MINUTE - 20 * SECOND);
+        if (typoHost.has(acc)) {
+          if (rng.chance(0.2)) this.em.login(t - rng.int(20, 35) * SECOND, acc.id, ip, dev, false);
+          this.em.login(t - rng.int(5, 15) * SECOND, acc.id, ip, dev, false);
+        }
+        this.em.login(t, acc.id, ip, dev, true);
+      }
+      first = Math.min(first, b0);
+      last = Math.max(last, b0 + 10 * MINUTE);
+      minSize = Math.min(minSize, who.length);
+      maxTypos = Math.max(maxTypos, typos.length);
+      bursts++;
+    }
+    if (bursts === 0) return;
+    this.trap('campus_network', { ip: network.cidr }, first, last, ['credential_stuffing'],
+      `campus network ${network.cidr} in ${city.city} (${city.country}): on Tuesday and Thursday afternoons ${minSize}+ of ${members.length} accounts log in within 10 min from ${hosts.length} addresses, up to ${maxTypos} of them mistyping first, each typo from a different address (${bursts} afternoons)`);
+  }
 }
+
+const SHORT_HOPS: readonly (readonly [PoolCity, PoolCity])[] = SHORT_HOP_PAIRS.map(([a, b]) => [cityById(a), cityById(b)]);
 
 function trapCount(accounts: number, fraction: number): number {
   return Math.max(1, Math.round(accounts * fraction));
@@ -536,38 +766,80 @@ export function makePlan(o: PlanOptions): Plan {
     acc.sensitiveUpdates = true;
   };
 
-  const incidentKinds: [DetectorId, (acc: Account, r: Rng, i: number) => void][] = [
-    ['impossible_travel', (acc, r) => later.push(() => p.impossibleTravel(acc, r, r.int(lo, hi)))],
-    ['geo_surge', (acc, r) => later.push(() => p.geoSurge(acc, r, r.int(lo, hi)))],
-    ['brute_force', (acc, r, i) => later.push(() => p.bruteForce(acc, r, r.int(lo, hi), i % 2 === 0))],
-    ['unfamiliar_location', (acc, r) => later.push(() => p.unfamiliarLocation(acc, r, r.int(lo, hi)))],
-    ['login_rate_anomaly', (acc, r) => later.push(() => p.loginRate(acc, r, r.int(Math.min(hi, Math.max(4, lo)), hi)))],
-    ['concurrent_streams', (acc, r) => later.push(() => p.concurrentStreams(acc, r, r.int(1, hi)))],
-    ['account_sharing', (acc, r) => {
-      acc.devices = acc.devices.slice(0, 2);
-      // Sharers streaming elsewhere make some home logins look like travel to a playback-aware
-      // rule; a settings change right after one would then read as a takeover.
-      acc.sensitiveUpdates = false;
-      // Four sharer hours plus this stay under the 6 h at which a daily-baseline rule may wake.
-      acc.view = { kind: 'normal', pDay: 0.6, hour: r.real(19, 21), capMin: 100 };
+  // Binges and one-day light-viewer jumps split viewing_anomaly's `per` between them, as before
+  // there were classes, but each gets at least two once `per` is 2; jumps need 11 days of habit.
+  const half = (n: number) => (n >= 2 ? Math.max(2, Math.ceil(n / 2)) : n);
+  const lightJumps = days >= 13 && per >= 2 ? half(per) : 0;
+  // Slow guessing needs login_rate_anomaly's 3 learning days before it and a day to itself.
+  const slowLo = Math.max(lo, 4);
+  const slowPer = hi - 1 >= slowLo ? per : 0;
+  const sharingAccount = (acc: Account, r: Rng) => {
+    acc.devices = acc.devices.slice(0, 2);
+    // Sharers streaming elsewhere make some home logins look like travel to a playback-aware
+    // rule; a settings change right after one would then read as a takeover.
+    acc.sensitiveUpdates = false;
+    // Four sharer hours plus this stay under the 6 h at which a daily-baseline rule may wake.
+    acc.view = { kind: 'normal', pDay: 0.6, hour: r.real(19, 21), capMin: 100 };
+  };
+
+  /**
+   * Each class: how many incidents, and how to set its account up (roles first, events later).
+   * Every class gets `per` incidents (at least 2 from 200 accounts), except where the log is too
+   * short for it. Its stream of randomness is keyed by the class, so adding a class leaves the
+   * others' choices alone (though not which accounts they land on).
+   */
+  const incidentKinds: { cls: IncidentClass; count: number; setup: (acc: Account, r: Rng, i: number) => void }[] = [
+    { cls: 'impossible_travel_login', count: per, setup: (acc, r) => later.push(() => p.impossibleTravel(acc, r, r.int(lo, hi))) },
+    { cls: 'geo_surge', count: per, setup: (acc, r) => later.push(() => p.geoSurge(acc, r, r.int(lo, hi))) },
+    { cls: 'brute_force_burst', count: per, setup: (acc, r, i) => later.push(() => p.bruteForce(acc, r, r.int(lo, hi), i % 2 === 0)) },
+    { cls: 'unfamiliar_location', count: per, setup: (acc, r) => later.push(() => p.unfamiliarLocation(acc, r, r.int(lo, hi))) },
+    { cls: 'login_rate_spike', count: per, setup: (acc, r) => later.push(() => p.loginRate(acc, r, r.int(Math.min(hi, Math.max(4, lo)), hi))) },
+    { cls: 'concurrent_streams', count: per, setup: (acc, r) => later.push(() => p.concurrentStreams(acc, r, r.int(1, hi))) },
+    { cls: 'sharing_households', count: per, setup: (acc, r) => {
+      sharingAccount(acc, r);
       later.push(() => { p.accountSharing(acc, r); });
-    }],
-    ['viewing_anomaly', (acc, r, i) => {
-      if (i % 2 === 1 && days >= 13) {
-        acc.view = { kind: 'light', hour: r.real(19.5, 21) };
-        later.push(() => p.viewingJump(acc, r, r.int(11, hi)));
-      } else {
-        later.push(() => p.viewingBinge(acc, r, r.int(1, hi)));
-      }
-    }],
-    ['account_takeover', (acc, r) => later.push(() => p.accountTakeover(acc, r, r.int(lo, hi)))],
+    } },
+    { cls: 'viewing_binge', count: lightJumps > 0 ? half(per) : per, setup: (acc, r) => later.push(() => p.viewingBinge(acc, r, r.int(1, hi))) },
+    { cls: 'viewing_jump', count: lightJumps, setup: (acc, r) => {
+      acc.view = { kind: 'light', hour: r.real(19.5, 21) };
+      later.push(() => p.viewingJump(acc, r, r.int(11, hi)));
+    } },
+    { cls: 'account_takeover', count: per, setup: (acc, r) => later.push(() => p.accountTakeover(acc, r, r.int(lo, hi))) },
+    // Detection depth (issue 7): the same detectors' rules for attackers who stay under the usual thresholds.
+    { cls: 'slow_brute_force', count: slowPer, setup: (acc, r) => later.push(() => p.slowGuessing(acc, r, r.int(slowLo, hi - 1), true)) },
+    { cls: 'slow_guessing', count: slowPer, setup: (acc, r) => later.push(() => p.slowGuessing(acc, r, r.int(slowLo, hi - 1), false)) },
+    { cls: 'short_hop', count: per, setup: (acc, r) => {
+      const [a, b] = r.pick(SHORT_HOPS);
+      const flip = r.chance(0.5);
+      acc.home = flip ? b : a;
+      const hop = flip ? a : b;
+      later.push(() => p.shortHop(acc, r, r.int(1, hi), hop));
+    } },
+    { cls: 'stolen_session_stream', count: per, setup: (acc, r) => {
+      // Beside the blackout after the episode: a home login still paired with the thief's city
+      // would be a risky login to account_takeover, and a settings change after it a takeover.
+      acc.sensitiveUpdates = false;
+      later.push(() => p.stolenSession(acc, r, r.int(1, hi)));
+    } },
+    { cls: 'viewing_habit_jump', count: days >= 15 ? per : 0, setup: (acc, r) => {
+      acc.view = { kind: 'light', hour: r.real(19.5, 21) };
+      // Seven UTC days with viewing before the judged window, whatever the time zone, then 3–4 days.
+      const daysOn = Math.min(r.int(3, 4), hi - 10);
+      later.push(() => p.viewingHabitJump(acc, r, r.int(10, hi - daysOn), daysOn));
+    } },
+    { cls: 'sharing_recurrent', count: days >= 14 ? per : 0, setup: (acc, r) => {
+      sharingAccount(acc, r);
+      later.push(() => { p.sharingRecurrent(acc, r); });
+    } },
   ];
-  for (let i = 0; i < per; i++) {
-    for (const [det, setup] of incidentKinds) {
-      const acc = take(`incident:${det}`);
+  const rounds = Math.max(0, ...incidentKinds.map((k) => k.count));
+  for (let i = 0; i < rounds; i++) {
+    for (const { cls, count, setup } of incidentKinds) {
+      if (i >= count) continue;
+      const acc = take(`incident:${cls}`);
       if (!acc) break;
       established(acc);
-      setup(acc, Rng.derive(o.seed, 'incident', det, i), i);
+      setup(acc, Rng.derive(o.seed, 'incident', cls, i), i);
     }
   }
 
@@ -585,7 +857,14 @@ export function makePlan(o: PlanOptions): Plan {
         a.home = city;
         members.push(a);
       }
-      if (members.length >= 52) later.push(() => p.sharedNat(members, r, city));
+      if (members.length >= 52) {
+        later.push(() => p.sharedNat(members, r, city));
+        // Its own stream: the NAT's choices stay as they were without the campus network. The
+        // network is reserved now, before any home address is handed out in its city.
+        const rc = Rng.derive(o.seed, 'campus', g);
+        const network = p.book.v4Network(rc, city);
+        later.push(() => p.campusNetwork(members, rc, city, network));
+      }
     }
   }
 
@@ -602,10 +881,32 @@ export function makePlan(o: PlanOptions): Plan {
         const dest = r.pick(foreignCities(acc.home, acc.home.country, 1500, 12000));
         const stay = r.int(3, 6);
         const startDay = r.int(1, Math.max(1, Math.min(days - stay - 3, Math.floor(days / 2))));
-        const back = p.trip(acc, r, dest, startDay, stay, false);
+        const back = p.trip(acc, r, dest, startDay, stay, 'one_trip_abroad');
         const stay2 = r.int(3, 5);
         const start2 = back + 2;
-        if (start2 + stay2 + 2 < days) p.trip(acc, r, dest, start2, stay2, true);
+        if (start2 + stay2 + 2 < days) p.trip(acc, r, dest, start2, stay2, 'repeat_trip');
+      });
+    }
+
+    // Two short trips to two countries: two extra places, each on 2–3 consecutive days. A household
+    // rule without a span (two days anywhere) counts home + 2; one that needs recurrence, none.
+    const twoTrips = days >= 21 ? trapCount(o.accounts, 0.01) : 0;
+    for (let i = 0; i < twoTrips; i++) {
+      const acc = take('trap:two_trips');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'two-trips', i);
+      acc.devices = acc.devices.slice(0, 2);
+      acc.sensitiveUpdates = false;
+      if (acc.view.kind !== 'normal') acc.view = { kind: 'normal', pDay: 0.5, hour: r.real(19, 21), capMin: 210 };
+      later.push(() => {
+        const options = foreignCities(acc.home, acc.home.country, 1500, 12000);
+        const d1 = r.pick(options);
+        const rest = options.filter((c) => c.country !== d1.country);
+        const d2 = r.pick(rest.length > 0 ? rest : CITIES.filter((c) => c.country !== d1.country && c.country !== acc.home.country));
+        // Trip 1 is back by day ~8 (a long flight each way), trip 2 leaves 3–5 days later and
+        // is back by day ~18: both fit a 21-day log.
+        const back = p.trip(acc, r, d1, r.int(1, 3), r.int(2, 3), 'two_trips_abroad', '; trip 1 of 2');
+        p.trip(acc, r, d2, back + r.int(3, 5), r.int(2, 3), 'two_trips_abroad', `; trip 2 of 2, after ${d1.city} (${d1.country})`);
       });
     }
 
@@ -667,6 +968,21 @@ export function makePlan(o: PlanOptions): Plan {
         `mistypes the password on ~15% of logins (2–3 failures a week, each followed by a success)`));
     }
 
+    // New accounts that watch 8.5–9.5 h a day from their first day: no habit to judge against
+    // for a week, and after it the habit is exactly that. They join 6–8 days before the log ends:
+    // the learning period is the trap, and later days would only add heartbeats.
+    const newViewers = days >= 10 ? trapCount(o.accounts, 0.01) : 0;
+    for (let i = 0; i < newViewers; i++) {
+      const acc = take('trap:new_viewer');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'new-viewer', i);
+      const hour = r.real(11, 12.5);
+      acc.view = { kind: 'heavy', hour, minutes: [510, 570] };
+      acc.activeFrom = localTime(acc, o.start, days - r.int(6, 8), 6);
+      later.push(() => p.trap('new_account_viewer', { accountId: acc.id }, acc.activeFrom, p.end, ['viewing_anomaly'],
+        `new account from ${iso(acc.activeFrom)}: watches 8.5–9.5 h every day from local ${hour.toFixed(1)}h on ${acc.devices[0]!.id} in ${acc.home.city}, with no earlier viewing to compare`));
+    }
+
     const newcomers = days >= 5 ? trapCount(o.accounts, 0.02) : 0;
     for (let i = 0; i < newcomers; i++) {
       const acc = take('trap:new_account');
@@ -677,11 +993,19 @@ export function makePlan(o: PlanOptions): Plan {
     }
   }
 
+  // Attack networks too are reserved before home addresses (see AddressBook.v4Network).
+  const stuffing = Array.from({ length: per }, (_, i) => {
+    const r = Rng.derive(o.seed, 'incident', 'distributed_stuffing', i);
+    return { r, network: p.book.v4Network(r, r.pick(CITIES)) };
+  });
   assignHomeAddresses(o.seed, accounts, p.book);
   // Credential stuffing touches ordinary accounts only, once each: no other detector can fire.
   const victims = pool.slice();
   for (const fn of later) fn();
-  for (let i = 0; i < per; i++) p.credentialStuffing(Rng.derive(o.seed, 'incident', 'credential_stuffing', i), victims, i);
+  for (let i = 0; i < per; i++) {
+    p.credentialStuffing(Rng.derive(o.seed, 'incident', 'stuffing_single_ip', i), victims, i);
+    p.distributedStuffing(stuffing[i]!.r, stuffing[i]!.network, victims, i);
+  }
 
   p.incidents.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   p.incidents.forEach((inc, i) => (inc.id = `inc-${(i + 1).toString().padStart(3, '0')}`));
