@@ -361,6 +361,6 @@ function fixesAfter(events: RawEvent[], rules = R): { city: string }[] {
   const pipeline = new Pipeline({ rules, locator, onAlert: () => {} });
   for (const e of events) pipeline.offer(decodeValue(e), 0, undefined);
   pipeline.flush();
-  const fixes = pipeline.core.store('account').get('acc1')?.states[DETECTOR_INDEX[ID]!] as { city: string }[] | undefined;
-  return fixes ?? [];
+  const fixes = pipeline.core.store('account').get('acc1')?.states[DETECTOR_INDEX[ID]!] as { geo: { city: string } }[] | undefined;
+  return (fixes ?? []).map((f) => ({ city: f.geo.city }));
 }

@@ -221,15 +221,13 @@ describe('login_rate_anomaly: stream robustness and state', () => {
   it('keeps a daily user to a few numbers', () => {
     const pipeline = new Pipeline({ rules: R, locator: testLocator(), latenessMs: 0, onAlert: () => undefined });
     for (const e of daily('acc1', 0, 10)) pipeline.offer(decodeValue(e), 0, undefined);
-    const state = pipeline.core.store('account').get('acc1')!.states[DETECTOR_INDEX.login_rate_anomaly!] as {
-      buckets: { idx: number[] };
-      recent: number[];
-      failures?: unknown;
-    };
+    // One flat array: [since, bucket count, (bucket, attempts)…, slice count, (slice, attempts)…, (failure slice, failures)…].
+    const state = pipeline.core.store('account').get('acc1')!.states[DETECTOR_INDEX.login_rate_anomaly!] as number[];
     // Day 9's login prunes everything before day 2 (7 days of hourly buckets plus one): days 2–9.
-    expect(state.buckets.idx).toHaveLength(8);
-    expect(state.recent).toHaveLength(2);
-    expect(state.failures).toBeUndefined();
+    expect(state[1]).toBe(8);
+    // One recent slice, and no failure slices after it.
+    expect(state[2 + 2 * 8]).toBe(1);
+    expect(state).toHaveLength(2 + 2 * 8 + 1 + 2);
     expect(JSON.stringify(state).length).toBeLessThan(200);
   });
 

@@ -302,7 +302,8 @@ describe('viewing_anomaly', () => {
     let maxPairs = 0;
     for (const e of screens) {
       feed(e);
-      maxOpen = Math.max(maxOpen, (state as Shape).s?.length ?? 0);
+      // Sessions are flat (sessionId, time, eventId) tuples.
+      maxOpen = Math.max(maxOpen, ((state as Shape).s?.length ?? 0) / 3);
       maxPairs = Math.max(maxPairs, ((state as Shape).c?.length ?? 0) / 2);
     }
     expect(maxOpen).toBe(4);

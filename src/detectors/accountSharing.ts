@@ -57,32 +57,43 @@ const options = z.strictObject({
 
 type Options = z.output<typeof options>;
 
-/** One place an account streams from. Short field names: an account may hold a dozen. */
-interface Household {
-  /** City key ("GB/ENG/London") or network prefix ("192.0.2.0/24"). */
-  k: string;
-  /** Streaming days: bit i set = streamed on the UTC day i days before the day of `t`. */
-  m: number;
-  /** Time of the latest event seen here. */
-  t: number;
-  /** Its eventId, cited in alerts. */
-  e: string;
-}
+/*
+ * The state is one flat array: [alertDay, alertCount, (key, mask, time, eventId) per household].
+ * Every account that streamed within the window (30 days) holds it, and most have one or two
+ * households: a tuple in the array instead of an object per household (and a wrapper object
+ * around their array) halves it.
+ *
+ * - alertDay, alertCount: UTC day of the last alert (-1: none) and the number of households it
+ *   counted (repeat suppression).
+ * - key: city key ("GB/ENG/London", interned: shared by every account in the city) or network:
+ *   a number for IPv4 (see ipv4Network), CIDR text ("2001:db8:1::/48") otherwise.
+ * - mask: streaming days, bit i set = streamed on the UTC day i days before the day of `time`.
+ * - time: of the latest event seen there; eventId: its id, cited in alerts.
+ *
+ * Households are unordered; at most maxHouseholds of them.
+ */
+type State = (string | number)[];
 
-interface State {
-  /** Unordered; at most maxHouseholds entries. */
-  h: Household[];
-  /** UTC day of the last alert (-1: none) and the number of households it counted (repeat suppression). */
-  ad: number;
-  ac: number;
-}
+const ALERT_DAY = 0;
+const ALERT_COUNT = 1;
+/** Index of the first household, and the size of a household tuple. */
+const FIRST = 2;
+const STRIDE = 4;
+/** Offsets within a household tuple. */
+const KEY = 0;
+const MASK = 1;
+const TIME = 2;
+const EVENT = 3;
 
 /**
- * networkPrefix for dotted IPv4 text, without parsing into an address object: the same output,
- * about twenty times faster, and this runs on every heartbeat from a coarsely located address.
- * Undefined for anything else (IPv6, IPv4-mapped IPv6), which takes the general path.
+ * The IPv4 network of dotted IPv4 text as a number, `index × 64 + bits` (index: the address's
+ * top `bits` bits), or undefined for anything else (IPv6, IPv4-mapped IPv6), which takes the
+ * general path. A number, not CIDR text: it costs nothing in the state (a /24 key is a small
+ * integer) nor per heartbeat from a coarsely located address, and networkText rebuilds the text
+ * for alerts. The prefix length is part of it so that a key kept across a change of
+ * ipv4PrefixBits never equals a key of the new length.
  */
-function ipv4Prefix(ip: string, bits: number): string | undefined {
+function ipv4Network(ip: string, bits: number): number | undefined {
   let value = 0;
   let octet = 0;
   let dots = 0;
@@ -96,9 +107,20 @@ function ipv4Prefix(ip: string, bits: number): string | undefined {
     else return undefined;
   }
   if (dots !== 3) return undefined;
+  return ((value * 256 + octet) >>> (32 - bits)) * 64 + bits;
+}
+
+/** The CIDR text of an ipv4Network key: what networkPrefix gives for the address. */
+function networkText(key: number): string {
+  const bits = key % 64;
   const shift = 32 - bits;
-  const net = (((value * 256 + octet) >>> shift) << shift) >>> 0;
+  const net = (((key - bits) / 64) << shift) >>> 0;
   return `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${bits}`;
+}
+
+/** A household as text: its city key or network prefix. */
+function householdText(key: string | number): string {
+  return typeof key === 'number' ? networkText(key) : key;
 }
 
 function popcount(x: number): number {
@@ -118,7 +140,9 @@ function kindOf(household: string): 'place' | 'network' {
 
 /** A recurring household as the alert shows it. */
 interface Recurring {
-  hh: Household;
+  key: string;
+  time: number;
+  eventId: string;
   days: number;
   firstDay: number;
   lastDay: number;
@@ -151,80 +175,92 @@ export const accountSharing = defineDetector({
     const { minHouseholds, minDaysPerHousehold, minSpanDays, maxAccuracyKm, ipv4PrefixBits, ipv6PrefixBits } = o;
     const maxHouseholds = Math.max(o.maxHouseholds, minHouseholds);
 
-    function householdOf(ip: string, geo: GeoPoint | null): string {
+    function householdOf(ip: string, geo: GeoPoint | null): string | number {
       if (isPreciseFix(geo, maxAccuracyKm)) return cityKey(geo)!;
-      return ipv4Prefix(ip, ipv4PrefixBits) ?? networkPrefix(ip, ipv4PrefixBits, ipv6PrefixBits);
+      const v4 = ipv4Network(ip, ipv4PrefixBits);
+      if (v4 !== undefined) return v4;
+      // IPv6, or IPv4 written otherwise (IPv4-mapped IPv6): an IPv4 network gets the same key as
+      // from dotted text, so that a dual-stack household stays one household.
+      const prefix = networkPrefix(ip, ipv4PrefixBits, ipv6PrefixBits);
+      return ipv4Network(prefix.slice(0, prefix.indexOf('/')), ipv4PrefixBits) ?? prefix;
     }
 
     function latestDay(s: State, day: number): number {
       let latest = day;
-      for (let i = 0; i < s.h.length; i++) latest = Math.max(latest, Math.floor(s.h[i]!.t / DAY_MS));
+      for (let i = FIRST + TIME; i < s.length; i += STRIDE) latest = Math.max(latest, Math.floor((s[i] as number) / DAY_MS));
       return latest;
     }
 
-    /** Records `day` in `hh`; true when it is a day not seen there before. */
-    function addDay(hh: Household, day: number, ev: FraudEvent): boolean {
-      const lastDay = Math.floor(hh.t / DAY_MS);
+    /** Records `day` in the household at `at`; true when it is a day not seen there before. */
+    function addDay(s: State, at: number, day: number, ev: FraudEvent): boolean {
+      const time = s[at + TIME] as number;
+      const lastDay = Math.floor(time / DAY_MS);
       let added: boolean;
       if (day > lastDay) {
         const shift = day - lastDay;
-        hh.m = shift >= MASK_DAYS ? 1 : ((hh.m << shift) | 1) & 0x7fffffff;
+        s[at + MASK] = shift >= MASK_DAYS ? 1 : (((s[at + MASK] as number) << shift) | 1) & 0x7fffffff;
         added = true;
       } else {
         // Late event: an earlier day of the mask. Older than the mask is older than any window.
         const age = lastDay - day;
         if (age >= MASK_DAYS) return false;
         const bit = 1 << age;
-        added = (hh.m & bit) === 0;
-        hh.m |= bit;
+        const mask = s[at + MASK] as number;
+        added = (mask & bit) === 0;
+        s[at + MASK] = mask | bit;
       }
-      if (ev.ts >= hh.t) {
-        hh.t = ev.ts;
-        hh.e = ev.eventId;
+      if (ev.ts >= time) {
+        s[at + TIME] = ev.ts;
+        s[at + EVENT] = ev.eventId;
       }
       return added;
     }
 
     /**
-     * Drops days (and households) that left the window and returns the recurring households.
-     * Runs only when a household gained a day: nothing else can make one recur.
+     * Drops days (and households) that left the window and returns the recurring households, and
+     * the state (a shorter copy when households were dropped). Runs only when a household gained
+     * a day: nothing else can make one recur.
      */
-    function recurring(s: State, today: number): Recurring[] {
-      const out: Recurring[] = [];
-      let kept = 0;
-      for (let i = 0; i < s.h.length; i++) {
-        const hh = s.h[i]!;
-        const lastDay = Math.floor(hh.t / DAY_MS);
+    function recurring(s: State, today: number, out: Recurring[]): State {
+      let kept = FIRST;
+      for (let at = FIRST; at < s.length; at += STRIDE) {
+        const lastDay = Math.floor((s[at + TIME] as number) / DAY_MS);
         const daysLeft = windowDays - (today - lastDay);
         if (daysLeft <= 0) continue;
-        if (daysLeft < MASK_DAYS) hh.m &= (1 << daysLeft) - 1;
-        s.h[kept++] = hh;
-        const days = popcount(hh.m);
-        const span = 31 - Math.clz32(hh.m);
-        if (days >= minDaysPerHousehold && span >= minSpanDays) out.push({ hh, days, firstDay: lastDay - span, lastDay });
+        let mask = s[at + MASK] as number;
+        if (daysLeft < MASK_DAYS) mask &= (1 << daysLeft) - 1;
+        s[kept + KEY] = s[at + KEY]!;
+        s[kept + MASK] = mask;
+        s[kept + TIME] = s[at + TIME]!;
+        s[kept + EVENT] = s[at + EVENT]!;
+        kept += STRIDE;
+        const days = popcount(mask);
+        const span = 31 - Math.clz32(mask);
+        if (days >= minDaysPerHousehold && span >= minSpanDays) {
+          out.push({ key: householdText(s[at + KEY]!), time: s[at + TIME] as number, eventId: s[at + EVENT] as string, days, firstDay: lastDay - span, lastDay });
+        }
       }
-      if (kept < s.h.length) s.h = s.h.slice(0, kept);
-      return out;
+      return kept < s.length ? s.slice(0, kept) : s;
     }
 
     function finding(accountId: string, rec: Recurring[], others: number, ev: FraudEvent): Finding {
-      rec.sort((a, b) => a.firstDay - b.firstDay || (a.hh.k < b.hh.k ? -1 : a.hh.k > b.hh.k ? 1 : 0));
+      rec.sort((a, b) => a.firstDay - b.firstDay || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       const households = rec.map((r) => ({
-        household: r.hh.k,
-        kind: kindOf(r.hh.k),
+        household: r.key,
+        kind: kindOf(r.key),
         days: r.days,
         firstDay: isoDay(r.firstDay),
         lastDay: isoDay(r.lastDay),
-        lastSeenAt: new Date(r.hh.t).toISOString(),
+        lastSeenAt: new Date(r.time).toISOString(),
       }));
       // One event per household (its latest), oldest first, the trigger (its household's latest) last.
       const eventIds = rec
-        .filter((r) => r.hh.e !== ev.eventId)
-        .sort((a, b) => a.hh.t - b.hh.t)
-        .map((r) => r.hh.e);
+        .filter((r) => r.eventId !== ev.eventId)
+        .sort((a, b) => a.time - b.time)
+        .map((r) => r.eventId);
       eventIds.push(ev.eventId);
       const rule = minSpanDays > 0 ? `each on ${minDaysPerHousehold}+ days spread over ${minSpanDays}+ days` : `each on ${minDaysPerHousehold}+ days`;
-      const list = rec.map((r) => `${r.hh.k} (${r.days} days)`).join(', ');
+      const list = rec.map((r) => `${r.key} (${r.days} days)`).join(', ');
       return {
         detector: 'account_sharing',
         key: accountId,
@@ -245,7 +281,7 @@ export const accountSharing = defineDetector({
     return {
       id: 'account_sharing',
       keyKind: 'account',
-      stateVersion: 1,
+      stateVersion: 2,
       retentionMs: windowDays * DAY_MS,
       // Stops add no place or day that the session's start and heartbeats did not.
       keyOf: (ev: FraudEvent) => (ev.type === 'playback' && ev.action !== 'stop' ? ev.accountId : undefined),
@@ -253,41 +289,39 @@ export const accountSharing = defineDetector({
         if (ev.type !== 'playback') return state;
         const key = householdOf(ev.ip, ctx.geo);
         const day = Math.floor(ev.ts / DAY_MS);
-        const s: State = state ?? { h: [], ad: -1, ac: 0 };
-        let hh: Household | undefined;
-        for (let i = 0; i < s.h.length; i++) {
-          if (s.h[i]!.k === key) {
-            hh = s.h[i];
-            break;
-          }
-        }
-        if (hh !== undefined) {
+        let s: State = state ?? [-1, 0];
+        let at = FIRST;
+        while (at < s.length && s[at + KEY] !== key) at += STRIDE;
+        if (at < s.length) {
           // Heartbeats on a day already recorded (nearly all events) end here.
-          if (!addDay(hh, day, ev)) return s;
+          if (!addDay(s, at, day, ev)) return s;
         } else {
           // A late event from a place not seen within the window adds nothing.
           if (latestDay(s, day) - day >= windowDays) return state;
-          const added: Household = { k: key, m: 1, t: ev.ts, e: ev.eventId };
-          if (s.h.length >= maxHouseholds) {
-            let lru = 0;
-            for (let i = 1; i < s.h.length; i++) if (s.h[i]!.t < s.h[lru]!.t) lru = i;
-            s.h[lru] = added;
+          if (s.length - FIRST >= maxHouseholds * STRIDE) {
+            let lru = FIRST;
+            for (let i = FIRST + STRIDE; i < s.length; i += STRIDE) if ((s[i + TIME] as number) < (s[lru + TIME] as number)) lru = i;
+            s[lru + KEY] = key;
+            s[lru + MASK] = 1;
+            s[lru + TIME] = ev.ts;
+            s[lru + EVENT] = ev.eventId;
           } else {
             // A new array of the exact size: a pushed one keeps room for 16 more, 128 B per account.
-            s.h = s.h.concat([added]);
+            s = s.concat(key, 1, ev.ts, ev.eventId);
           }
         }
 
         // The window ends with the latest day seen, not the day of a late event.
         const today = latestDay(s, day);
-        const rec = recurring(s, today);
+        const rec: Recurring[] = [];
+        s = recurring(s, today, rec);
         const count = rec.length;
         if (count < minHouseholds) return s;
-        const repeat = s.ad >= 0 && count <= s.ac && today - s.ad < windowDays;
+        const repeat = (s[ALERT_DAY] as number) >= 0 && count <= (s[ALERT_COUNT] as number) && today - (s[ALERT_DAY] as number) < windowDays;
         if (repeat) return s;
-        s.ad = today;
-        s.ac = count;
-        emit(finding(ev.accountId, rec, s.h.length - count, ev));
+        s[ALERT_DAY] = today;
+        s[ALERT_COUNT] = count;
+        emit(finding(ev.accountId, rec, (s.length - FIRST) / STRIDE - count, ev));
         return s;
       },
     };

@@ -61,15 +61,21 @@ interface State {
   ipAccounts?: number[];
 }
 
-function addSlice(slices: number[], slice: number, failed: boolean): void {
+/**
+ * Counts an attempt in its slice; returns the slices (a new array when the slice is new). A new
+ * slice makes a new array of exact size: one spliced in keeps room for ~17 more numbers, and
+ * every address seen in the window holds this array.
+ */
+function addSlice(slices: number[], slice: number, failed: boolean): number[] {
   let i = slices.length - 3;
   while (i >= 0 && slices[i]! > slice) i -= 3;
   if (i >= 0 && slices[i] === slice) {
     slices[i + 1]!++;
     if (failed) slices[i + 2]!++;
-    return;
+    return slices;
   }
-  slices.splice(i + 3, 0, slice, 1, failed ? 1 : 0);
+  const added = [slice, 1, failed ? 1 : 0];
+  return i + 3 === slices.length ? slices.concat(added) : slices.slice(0, i + 3).concat(added, slices.slice(i + 3));
 }
 
 function pruneSlices(slices: number[], minSlice: number): void {
@@ -390,7 +396,7 @@ export const credentialStuffing = defineDetector({
         if (ev.type !== 'login') return state;
         const network = key !== ev.ip;
         const s = state === undefined ? { slices: [] } : prune(state, ev.ts);
-        addSlice(s.slices, Math.floor(ev.ts / sliceMs), !ev.success);
+        s.slices = addSlice(s.slices, Math.floor(ev.ts / sliceMs), !ev.success);
         if (!ev.success) {
           const own = recordFailure(s, ev, network);
           if (isHistory(s, ev.ts)) return s;

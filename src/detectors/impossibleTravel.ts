@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent } from '../events/types.js';
-import { haversineKm, isPreciseFix } from '../geo/distance.js';
+import { cityKey, haversineKm, isPreciseFix } from '../geo/distance.js';
 import type { GeoPoint } from '../geo/locator.js';
 import { round } from '../windows/baseline.js';
 import { defineDetector, type Detector } from './types.js';
@@ -65,19 +65,14 @@ interface Fix {
   /** null, not undefined, when unknown (logins carry no session): evidence keeps the key. */
   deviceId: string | null;
   sessionId: string | null;
-  country: string;
-  region: string;
-  city: string;
-  lat: number;
-  lon: number;
-  accuracyKm: number;
-  /** The place this fix last alerted against (`country/region/city`), and when: one episode, one alert. */
+  /**
+   * Where the address was located: the locator's own point (plain, never mutated data), shared
+   * with its cache and every fix from that address, rather than a copy of its six fields.
+   */
+  geo: GeoPoint;
+  /** The place this fix last alerted against (its cityKey, `country/region/city`), and when: one episode, one alert. */
   alertedWith: string | null;
   alertedAt: number;
-}
-
-function placeKey(f: { country: string; region: string; city: string }): string {
-  return `${f.country}/${f.region}/${f.city}`;
 }
 
 /**
@@ -91,7 +86,13 @@ type State = Fix[];
 const NO_FIXES: Fix[] = [];
 
 function samePlace(fix: Fix, g: GeoPoint): boolean {
-  return fix.city === g.city && fix.region === g.region && fix.country === g.country;
+  const p = fix.geo;
+  return p === g || (p.city === g.city && p.region === g.region && p.country === g.country);
+}
+
+/** Whether `f` already alerted against the place `other` within `repeatAfterMs` of `ts`. */
+function alertedRecently(f: Fix | undefined, other: string, ts: number, repeatAfterMs: number): boolean {
+  return f !== undefined && f.alertedWith === other && Math.abs(ts - f.alertedAt) < repeatAfterMs;
 }
 
 function fixKind(ev: FraudEvent): FixKind {
@@ -102,18 +103,19 @@ function fixKind(ev: FraudEvent): FixKind {
 const KIND_TEXT: Record<FixKind, string> = { login: 'login', playback_start: 'playback start', playback_heartbeat: 'playback heartbeat' };
 
 function describeFix(f: Fix) {
+  const g = f.geo;
   return {
     at: new Date(f.ts).toISOString(),
     event: f.kind,
     ip: f.ip,
     deviceId: f.deviceId,
     sessionId: f.sessionId,
-    country: f.country,
-    region: f.region,
-    city: f.city,
-    lat: round(f.lat, 4),
-    lon: round(f.lon, 4),
-    accuracyKm: round(f.accuracyKm),
+    country: g.country,
+    region: g.region,
+    city: g.city,
+    lat: round(g.lat, 4),
+    lon: round(g.lon, 4),
+    accuracyKm: round(g.accuracyKm),
   };
 }
 
@@ -124,12 +126,7 @@ function setFix(f: Fix, ev: FraudEvent, g: GeoPoint, sessionId: string | null): 
   f.ip = ev.ip as string;
   f.deviceId = ev.deviceId ?? null;
   f.sessionId = sessionId;
-  f.country = g.country;
-  f.region = g.region;
-  f.city = g.city;
-  f.lat = g.lat;
-  f.lon = g.lon;
-  f.accuracyKm = g.accuracyKm;
+  f.geo = g;
 }
 
 function toFix(ev: FraudEvent, g: GeoPoint, sessionId: string | null): Fix {
@@ -140,19 +137,14 @@ function toFix(ev: FraudEvent, g: GeoPoint, sessionId: string | null): Fix {
     ip: ev.ip as string,
     deviceId: ev.deviceId ?? null,
     sessionId,
-    country: g.country,
-    region: g.region,
-    city: g.city,
-    lat: g.lat,
-    lon: g.lon,
-    accuracyKm: g.accuracyKm,
+    geo: g,
     alertedWith: null,
     alertedAt: 0,
   };
 }
 
 function placeText(f: Fix): string {
-  return `${f.city}, ${f.country} (${f.ip})`;
+  return `${f.geo.city}, ${f.geo.country} (${f.ip})`;
 }
 
 /**
@@ -186,7 +178,7 @@ export const impossibleTravel = defineDetector({
     return {
       id: 'impossible_travel',
       keyKind: 'account',
-      stateVersion: 3,
+      stateVersion: 4,
       retentionMs: reachMs,
       keyOf,
       onEvent(ev, state, ctx, emit) {
@@ -217,9 +209,10 @@ export const impossibleTravel = defineDetector({
           // One playback session is one device streaming: a jump within it is its address being
           // re-geolocated (mobile gateway, VPN toggle), not a second person.
           if (sessionId !== null && f.sessionId === sessionId) continue;
-          const raw = haversineKm(f.lat, f.lon, g.lat, g.lon);
-          const eff = raw - f.accuracyKm - g.accuracyKm;
-          const precise = f.accuracyKm <= preciseAccuracyKm && g.accuracyKm <= preciseAccuracyKm;
+          const p = f.geo;
+          const raw = haversineKm(p.lat, p.lon, g.lat, g.lon);
+          const eff = raw - p.accuracyKm - g.accuracyKm;
+          const precise = p.accuracyKm <= preciseAccuracyKm && g.accuracyKm <= preciseAccuracyKm;
           const floor = precise ? preciseMinDistanceKm : minDistanceKm;
           if (eff <= floor) continue;
           // Late events are compared too: the pair's order does not change its speed.
@@ -237,10 +230,9 @@ export const impossibleTravel = defineDetector({
 
         // Either side may remember the episode: the foreign stream's heartbeats and the home
         // stream's heartbeats both pair the same two places.
-        const here = best === undefined ? '' : placeKey(g);
-        const there = best === undefined ? '' : placeKey(best);
-        const recent = (f: Fix | undefined, other: string) => f !== undefined && f.alertedWith === other && Math.abs(ev.ts - f.alertedAt) < repeatAfterMs;
-        const repeat = best !== undefined && (recent(best, here) || recent(same, there));
+        const here = best === undefined ? '' : cityKey(g)!;
+        const there = best === undefined ? '' : cityKey(best.geo)!;
+        const repeat = best !== undefined && (alertedRecently(best, here, ev.ts, repeatAfterMs) || alertedRecently(same, there, ev.ts, repeatAfterMs));
         let alertedAgainst: string | null = null;
         if (best !== undefined) {
           if (!repeat) {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent, LoginEvent } from '../events/types.js';
 import { robustScore, round } from '../windows/baseline.js';
-import { addToBucket, emptySeries, pruneBuckets, sumBuckets, type BucketSeries } from '../windows/buckets.js';
+import { addPair, dropPairsBefore, sumPairs } from '../windows/buckets.js';
 import { defineDetector, type Detector, type Emit } from './types.js';
 
 const options = z.strictObject({
@@ -35,19 +35,29 @@ const RECENT_SLICES = 12;
 /** The failure window is counted in 1/24 slices (1h for 24h). */
 const FAILURE_SLICES = 24;
 
-interface State {
-  /** First event time: the account is judged once it is `minHistory` old. */
-  since: number;
-  /** Attempts per window-long bucket (sparse, only active ones) over `baseline`: at most baseline/window + 2 buckets. */
-  buckets: BucketSeries;
-  /** Attempts per 1/12 of `window` over the last window, flat [slice, count, ...]: at most 13 pairs. */
-  recent: number[];
-  /**
-   * Failures per 1/24 of `failureWindow` over `baseline` + `failureWindow` (sparse; at most
-   * 24 × (blocks + 1) slices, in practice a handful). Absent until the account's first failure.
-   */
-  failures?: BucketSeries;
-}
+/*
+ * The state is one flat number array of exact size (updated in place; copied when a login adds or
+ * drops a pair):
+ *
+ *   [since, nb, bucket, attempts, … (nb pairs), nr, slice, attempts, … (nr pairs), slice, failures, …]
+ *
+ * - since: first event time (ms); the account is judged once it is `minHistory` old.
+ * - attempts per window-long bucket (sparse, only active ones, ascending) over `baseline`: at
+ *   most baseline/window + 2 pairs.
+ * - attempts per 1/12 of `window` over the last window: at most 13 pairs.
+ * - to the end of the array, failures per 1/24 of `failureWindow` over `baseline` +
+ *   `failureWindow` (sparse; at most 24 × (blocks + 1) pairs, in practice a handful, usually none).
+ *
+ * Every account that logged in within the baseline (a week) holds this, so it is kept to one
+ * array: a wrapper object, two bucket series of two arrays each and the arrays' growth room cost
+ * ~670 B for an account with a single login, this array 104 B.
+ */
+type State = number[];
+
+const SINCE = 0;
+const BUCKET_COUNT = 1;
+/** Index of the first bucket pair. */
+const BUCKETS = 2;
 
 /**
  * login_rate_anomaly: an account logging in far more than it usually does.
@@ -90,22 +100,24 @@ export const loginRateAnomaly = defineDetector({
     const failureBlocks = Math.max(1, Math.floor(baselineMs / failureWindowMs));
     const retentionMs = Math.max(baselineMs + windowMs, failuresOn ? (failureBlocks + 1) * failureWindowMs : 0);
 
-    function judgeAttempts(ev: LoginEvent, s: State, emit: Emit): boolean {
-      const r = s.recent;
+    /*
+     * The sections of a state are ranges: buckets [BUCKETS, bEnd), recent slices [bEnd + 1, rEnd)
+     * (s[bEnd] is their count), failure slices [rEnd, s.length).
+     */
+
+    function judgeAttempts(ev: LoginEvent, s: State, bEnd: number, rEnd: number, emit: Emit): boolean {
       // Judged at the newest attempt known: a late attempt still completes the burst it belongs to.
-      const lastSlice = Math.max(Math.floor(ev.ts / sliceMs), r[r.length - 2]!);
+      const lastSlice = Math.max(Math.floor(ev.ts / sliceMs), s[rEnd - 2]!);
       const firstSlice = lastSlice - (RECENT_SLICES - 1);
       if (Math.floor(ev.ts / sliceMs) < firstSlice) return false; // a late event of earlier history
-      let attempts = 0;
-      for (let i = 0; i < r.length; i += 2) if (r[i]! >= firstSlice && r[i]! <= lastSlice) attempts += r[i + 1]!;
+      const attempts = sumPairs(s, firstSlice, lastSlice, bEnd + 1, rEnd);
       if (attempts < o.minCount) return false;
       // The baseline stops short of the buckets the judged window overlaps, so a burst is not
       // part of its own baseline.
       const windowStartBucket = Math.floor((firstSlice * sliceMs) / windowMs);
       const fromBucket = Math.floor((lastSlice * sliceMs) / windowMs) - baselineBuckets;
       const history: number[] = [];
-      const { idx, val } = s.buckets;
-      for (let i = 0; i < idx.length; i++) if (idx[i]! >= fromBucket && idx[i]! < windowStartBucket) history.push(val[i]!);
+      for (let i = BUCKETS; i < bEnd; i += 2) if (s[i]! >= fromBucket && s[i]! < windowStartBucket) history.push(s[i + 1]!);
       // No active window before this one in the baseline: nothing to compare with.
       if (history.length === 0) return false;
       const score = robustScore(history, attempts, o.minScale);
@@ -132,16 +144,16 @@ export const loginRateAnomaly = defineDetector({
       return true;
     }
 
-    function judgeFailures(ev: LoginEvent, failures: BucketSeries, emit: Emit): void {
-      const lastSlice = Math.max(Math.floor(ev.ts / failureSliceMs), failures.idx[failures.idx.length - 1]!);
+    function judgeFailures(ev: LoginEvent, s: State, rEnd: number, emit: Emit): void {
+      const lastSlice = Math.max(Math.floor(ev.ts / failureSliceMs), s[s.length - 2]!);
       if (Math.floor(ev.ts / failureSliceMs) < lastSlice - (FAILURE_SLICES - 1)) return; // earlier history
-      const current = sumBuckets(failures, lastSlice - (FAILURE_SLICES - 1), lastSlice);
+      const current = sumPairs(s, lastSlice - (FAILURE_SLICES - 1), lastSlice, rEnd);
       if (current < o.minFailures) return;
       // Blocks aligned on the judged window, zeros included: for failures, no failure is the norm.
       const blocks = new Array<number>(failureBlocks);
       for (let k = 1; k <= failureBlocks; k++) {
         const end = lastSlice - k * FAILURE_SLICES;
-        blocks[k - 1] = sumBuckets(failures, end - (FAILURE_SLICES - 1), end);
+        blocks[k - 1] = sumPairs(s, end - (FAILURE_SLICES - 1), end, rEnd);
       }
       const score = robustScore(blocks, current, o.failureMinScale);
       if (score.z < o.failureZThreshold) return;
@@ -168,7 +180,7 @@ export const loginRateAnomaly = defineDetector({
     return {
       id: 'login_rate_anomaly',
       keyKind: 'account',
-      stateVersion: 1,
+      stateVersion: 2,
       retentionMs,
       keyOf: (ev: FraudEvent) => (ev.type === 'login' ? ev.accountId : undefined),
       onEvent(ev, state, _ctx, emit) {
@@ -176,34 +188,32 @@ export const loginRateAnomaly = defineDetector({
         const t = ev.ts;
         const bucket = Math.floor(t / windowMs);
         const slice = Math.floor(t / sliceMs);
-        const s: State = state ?? { since: t, buckets: emptySeries(), recent: [] };
+        const s: State = state ?? [t, 0, 0];
+        const size = s.length;
 
-        pruneBuckets(s.buckets, bucket - baselineBuckets - 1);
+        let bEnd = BUCKETS + 2 * s[BUCKET_COUNT]!;
+        bEnd += dropPairsBefore(s, bucket - baselineBuckets - 1, BUCKETS, bEnd);
         // Idle for the whole baseline: nothing left to compare with, learn the account afresh.
-        if (s.buckets.idx.length === 0) s.since = t;
-        else if (t < s.since) s.since = t;
-        addToBucket(s.buckets, bucket, 1);
+        if (bEnd === BUCKETS) s[SINCE] = t;
+        else if (t < s[SINCE]!) s[SINCE] = t;
+        bEnd += addPair(s, bucket, 1, BUCKETS, bEnd);
+        s[BUCKET_COUNT] = (bEnd - BUCKETS) / 2;
 
-        const r = s.recent;
-        let n = 0;
-        while (n < r.length && r[n]! < slice - (RECENT_SLICES - 1)) n += 2;
-        if (n > 0) r.splice(0, n);
-        let i = r.length - 2;
-        while (i >= 0 && r[i]! > slice) i -= 2;
-        if (i >= 0 && r[i] === slice) r[i + 1]!++;
-        else r.splice(i + 2, 0, slice, 1);
+        let rEnd = bEnd + 1 + 2 * s[bEnd]!;
+        rEnd += dropPairsBefore(s, slice - (RECENT_SLICES - 1), bEnd + 1, rEnd);
+        rEnd += addPair(s, slice, 1, bEnd + 1, rEnd);
+        s[bEnd] = (rEnd - bEnd - 1) / 2;
 
         const failureSlice = Math.floor(t / failureSliceMs);
-        if (s.failures !== undefined) {
-          pruneBuckets(s.failures, failureSlice - (failureBlocks + 1) * FAILURE_SLICES + 1);
-          if (s.failures.idx.length === 0) s.failures = undefined;
-        }
-        if (failuresOn && !ev.success) addToBucket((s.failures ??= emptySeries()), failureSlice, 1);
+        dropPairsBefore(s, failureSlice - (failureBlocks + 1) * FAILURE_SLICES + 1, rEnd);
+        if (failuresOn && !ev.success) addPair(s, failureSlice, 1, rEnd);
 
-        if (t - s.since < minHistoryMs) return s;
-        if (judgeAttempts(ev, s, emit)) return s;
-        if (s.failures !== undefined && !ev.success) judgeFailures(ev, s.failures, emit);
-        return s;
+        // Splicing leaves growth room: an array that changed size is kept as an exact copy.
+        const next = state !== undefined && s.length === size ? s : s.slice();
+        if (t - next[SINCE]! < minHistoryMs) return next;
+        if (judgeAttempts(ev, next, bEnd, rEnd, emit)) return next;
+        if (next.length > rEnd && !ev.success) judgeFailures(ev, next, rEnd, emit);
+        return next;
       },
     };
   },

@@ -20,15 +20,49 @@ const options = z.strictObject({
   maxCountries: z.number().int().min(1).max(64).default(16),
 });
 
-/**
- * The account's login history: when it started, how many successful logins since, and the
- * countries seen with their latest login time (parallel arrays, at most `maxCountries` ≤ 64).
+/*
+ * The account's login history, one flat array of exact size:
+ *
+ *   [firstTs, logins, country, lastSeen, country, lastSeen, …]
+ *
+ * when it started, how many successful logins since, and the countries seen with their latest
+ * login time (at most `maxCountries` ≤ 64 pairs, in the order first seen), each country as a
+ * number (see countryCode). Every account that logged in within the history window (90 days)
+ * holds it: an array of numbers only stores its times unboxed, so an account with one country
+ * costs 80 B, where an object with two arrays cost ~190 B.
  */
-interface State {
-  firstTs: number;
-  logins: number;
-  countries: string[];
-  lastSeen: number[];
+type State = (number | string)[];
+
+/**
+ * A country as the state keeps it: a two-letter code (all that geolocation gives) as its two
+ * char codes, c₀ × 65536 + c₁, so the array holds numbers only and no string per account. Any
+ * other text is kept as it is.
+ */
+function countryCode(country: string): number | string {
+  return country.length === 2 ? country.charCodeAt(0) * 65536 + country.charCodeAt(1) : country;
+}
+
+function countryText(code: number | string): string {
+  return typeof code === 'number' ? String.fromCharCode(Math.floor(code / 65536), code % 65536) : code;
+}
+
+const FIRST_TS = 0;
+const LOGINS = 1;
+/** Index of the first (country, lastSeen) pair. */
+const FIRST = 2;
+
+/** The state without the pairs `drop` says to drop (a new array of exact size), or undefined when no country is left. */
+function withoutPairs(s: State, drop: (lastSeen: number, at: number) => boolean): State | undefined {
+  const kept: State = [s[FIRST_TS]!, s[LOGINS]!];
+  for (let at = FIRST; at < s.length; at += 2) if (!drop(s[at + 1] as number, at)) kept.push(s[at]!, s[at + 1]!);
+  return kept.length === FIRST ? undefined : kept.slice();
+}
+
+/** The countries of the state, in order. */
+function countriesOf(s: State): string[] {
+  const out: string[] = [];
+  for (let at = FIRST; at < s.length; at += 2) out.push(countryText(s[at]!));
+  return out;
 }
 
 /**
@@ -50,50 +84,51 @@ export const unfamiliarLocation = defineDetector({
     return {
       id: 'unfamiliar_location',
       keyKind: 'account',
-      stateVersion: 1,
+      stateVersion: 2,
       retentionMs: historyMs,
       keyOf: (ev: FraudEvent) => (ev.type === 'login' && ev.success ? ev.accountId : undefined),
       onEvent(ev, state, ctx, emit) {
         const g = ctx.geo;
         if (g === null) return state;
         const country = g.country;
+        const code = countryCode(country);
 
         let s = state;
         if (s !== undefined) {
           // Forget countries not used within the horizon; an account that forgot them all is new again.
           const cutoff = ev.ts - historyMs;
-          for (let i = s.countries.length - 1; i >= 0; i--) {
-            if (s.lastSeen[i]! < cutoff) {
-              s.countries.splice(i, 1);
-              s.lastSeen.splice(i, 1);
-            }
-          }
-          if (s.countries.length === 0) s = undefined;
+          let stale = false;
+          for (let at = FIRST + 1; at < s.length; at += 2) if ((s[at] as number) < cutoff) stale = true;
+          if (stale) s = withoutPairs(s, (lastSeen) => lastSeen < cutoff);
         }
-        if (s === undefined) return { firstTs: ev.ts, logins: 1, countries: [country], lastSeen: [ev.ts] };
+        if (s === undefined) return [ev.ts, 1, code, ev.ts];
 
-        const known = s.countries.indexOf(country);
-        if (known >= 0) {
-          if (ev.ts > s.lastSeen[known]!) s.lastSeen[known] = ev.ts;
+        let known = FIRST;
+        while (known < s.length && s[known] !== code) known += 2;
+        if (known < s.length) {
+          if (ev.ts > (s[known + 1] as number)) s[known + 1] = ev.ts;
         } else {
-          const historyAgeMs = ev.ts - s.firstTs;
-          if (s.logins >= minLogins || historyAgeMs >= minHistoryMs) {
+          const firstTs = s[FIRST_TS] as number;
+          const logins = s[LOGINS] as number;
+          const historyAgeMs = ev.ts - firstTs;
+          if (logins >= minLogins || historyAgeMs >= minHistoryMs) {
             const city = g.city ? `${g.city}, ` : '';
+            const countries = countriesOf(s);
             emit({
               detector: 'unfamiliar_location',
               key: ev.accountId,
               summary:
                 `Successful login on account ${ev.accountId} from ${city}${country} (${ev.ip}), a country not seen in its ` +
-                `${s.logins} logins over ${round(historyAgeMs / DAY_MS)} days (known: ${s.countries.join(', ')}).`,
+                `${logins} logins over ${round(historyAgeMs / DAY_MS)} days (known: ${countries.join(', ')}).`,
               evidence: {
                 country,
                 region: g.region,
                 city: g.city,
                 ip: ev.ip,
-                knownCountries: s.countries.slice(),
-                historyLogins: s.logins,
+                knownCountries: countries,
+                historyLogins: logins,
                 historyDays: round(historyAgeMs / DAY_MS),
-                firstLoginAt: new Date(s.firstTs).toISOString(),
+                firstLoginAt: new Date(firstTs).toISOString(),
                 minLogins,
                 minHistory: formatDuration(minHistoryMs),
               },
@@ -102,17 +137,15 @@ export const unfamiliarLocation = defineDetector({
           }
           // Learned after the alert: the traveller's second login from there is not news.
           // concat, not push: a pushed array reserves room for 16 more, and most accounts never get one.
-          s.countries = s.countries.concat(country);
-          s.lastSeen = s.lastSeen.concat(ev.ts);
-          if (s.countries.length > maxCountries) {
-            let stalest = 0;
-            for (let i = 1; i < s.lastSeen.length; i++) if (s.lastSeen[i]! < s.lastSeen[stalest]!) stalest = i;
-            s.countries.splice(stalest, 1);
-            s.lastSeen.splice(stalest, 1);
+          s = s.concat(code, ev.ts);
+          if (s.length - FIRST > 2 * maxCountries) {
+            let stalest = FIRST;
+            for (let at = FIRST + 2; at < s.length; at += 2) if ((s[at + 1] as number) < (s[stalest + 1] as number)) stalest = at;
+            s = withoutPairs(s, (_, at) => at === stalest)!;
           }
         }
-        if (ev.ts < s.firstTs) s.firstTs = ev.ts;
-        s.logins++;
+        if (ev.ts < (s[FIRST_TS] as number)) s[FIRST_TS] = ev.ts;
+        s[LOGINS] = (s[LOGINS] as number) + 1;
         return s;
       },
     };

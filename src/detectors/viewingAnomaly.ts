@@ -93,19 +93,22 @@ const options = z.strictObject({
 
 type Options = z.output<typeof options>;
 
-/** A session seen within the session timeout. */
-interface OpenSession {
-  /** sessionId. */
-  id: string;
-  /** Time of its latest event. */
-  t: number;
-  /** eventId of its first event seen, cited in alerts. */
-  e: string;
-}
+/*
+ * Sessions seen within the session timeout, flat in one exact-size array, a tuple each:
+ * [sessionId, time of its latest event, eventId of its first event seen (cited in alerts), …].
+ * One array instead of an array of objects: most accounts streaming have one session open.
+ */
+type Sessions = (string | number)[];
+const SESSION = 3;
+const ID = 0;
+const TIME = 1;
+const FIRST_EVENT = 2;
+
+const HOURS_PER_DAY = 24;
 
 interface State {
-  /** Open sessions, in the order they opened, at most maxSessions; null when none. */
-  s: OpenSession[] | null;
+  /** Open sessions (see Sessions), in the order they opened, at most maxSessions; null when none. */
+  s: Sessions | null;
   /**
    * Time already counted as viewing within the last session timeout, as merged [start, end]
    * pairs ascending (at most 2 × maxSessions pairs); null when none. A new stretch of a session
@@ -121,12 +124,18 @@ interface State {
   hm: number;
   /** Closed hours before `hi` that the window can still reach, a unit string ending with hour hi − 1. */
   hs: string;
-  /** The UTC day being counted and its viewing so far (ms). */
-  di: number;
+  /**
+   * The viewing so far (ms) of the UTC day being counted: the day of hour `hi` (not kept apart:
+   * hours and days are counted from the same stretches, so the latest day is the latest hour's).
+   */
   dm: number;
-  /** Closed days before `di` that the baseline can still reach, a unit string ending with day di − 1. */
+  /** Closed days before the day being counted that the baseline can still reach, a unit string ending with the day before it. */
   ds: string;
-  /** Cached viewing threshold (ms) of the baseline ending on day `bd`; bt -1 = too little history, bd -1 = none yet. */
+  /**
+   * Cached viewing threshold (ms) of the baseline ending on day `bd`; bt -1 = too little history,
+   * bd -1 = none yet. Rounded up to a whole ms: viewing is whole ms, so `viewed >= bt` is the same
+   * comparison, and a small integer needs no number box of its own.
+   */
   bd: number;
   bt: number;
 }
@@ -184,21 +193,27 @@ export const viewingAnomaly = defineDetector({
       } else s.hs = addUnits(s.hs, s.hs.length - (s.hi - hour), ms, HOUR_UNIT_MS);
     }
 
+    /** The UTC day being counted: the day of the hour being counted. */
+    function countedDay(s: State): number {
+      return Math.floor(s.hi / HOURS_PER_DAY);
+    }
+
+    /** Adds to the day; called before addToHour moves the hour (and with it the day) on. */
     function addToDay(s: State, day: number, ms: number): void {
-      if (day === s.di) s.dm += ms;
-      else if (day > s.di) {
-        s.ds = closeBucket(s.ds, s.dm, day - s.di - 1, keepDays, DAY_UNIT_MS);
-        s.di = day;
+      const counted = countedDay(s);
+      if (day === counted) s.dm += ms;
+      else if (day > counted) {
+        s.ds = closeBucket(s.ds, s.dm, day - counted - 1, keepDays, DAY_UNIT_MS);
         s.dm = ms;
-      } else s.ds = addUnits(s.ds, s.ds.length - (s.di - day), ms, DAY_UNIT_MS);
+      } else s.ds = addUnits(s.ds, s.ds.length - (counted - day), ms, DAY_UNIT_MS);
     }
 
     function addViewing(s: State, from: number, to: number): void {
       for (let x = from; x < to; ) {
         const hour = Math.floor(x / HOUR_MS);
         const end = Math.min(to, (hour + 1) * HOUR_MS);
-        addToHour(s, hour, end - x);
         addToDay(s, Math.floor(x / DAY_MS), end - x);
+        addToHour(s, hour, end - x);
         x = end;
       }
     }
@@ -232,13 +247,20 @@ export const viewingAnomaly = defineDetector({
     function expire(s: State): void {
       const cutoff = s.n - timeoutMs;
       if (s.s !== null) {
+        const sessions = s.s;
         let kept = 0;
-        for (let i = 0; i < s.s.length; i++) if (s.s[i]!.t >= cutoff) kept++;
+        for (let i = 0; i < sessions.length; i += SESSION) if ((sessions[i + TIME] as number) >= cutoff) kept += SESSION;
         if (kept === 0) s.s = null;
-        else if (kept < s.s.length) {
-          const open: OpenSession[] = [];
-          for (let i = 0; i < s.s.length; i++) if (s.s[i]!.t >= cutoff) open.push(s.s[i]!);
-          s.s = open.slice();
+        else if (kept < sessions.length) {
+          const open: Sessions = new Array(kept);
+          let at = 0;
+          for (let i = 0; i < sessions.length; i += SESSION) {
+            if ((sessions[i + TIME] as number) < cutoff) continue;
+            open[at++] = sessions[i + ID]!;
+            open[at++] = sessions[i + TIME]!;
+            open[at++] = sessions[i + FIRST_EVENT]!;
+          }
+          s.s = open;
         }
       }
       // A stretch starts at most a timeout before its end, and ends no earlier than `n` from now on.
@@ -251,22 +273,27 @@ export const viewingAnomaly = defineDetector({
     }
 
     function open(s: State, ev: PlaybackEvent): void {
-      const session: OpenSession = { id: ev.sessionId, t: ev.ts, e: ev.eventId };
       if (s.s === null) {
-        s.s = [session];
+        s.s = [ev.sessionId, ev.ts, ev.eventId];
         return;
       }
-      if (s.s.length >= maxSessions) {
+      let sessions = s.s;
+      if (sessions.length >= maxSessions * SESSION) {
         let lru = 0;
-        for (let i = 1; i < s.s.length; i++) if (s.s[i]!.t < s.s[lru]!.t) lru = i;
-        s.s.splice(lru, 1);
+        for (let i = SESSION; i < sessions.length; i += SESSION) if ((sessions[i + TIME] as number) < (sessions[lru + TIME] as number)) lru = i;
+        sessions = without(sessions, lru);
       }
       // Exact-size arrays: a pushed array keeps room for 16 more elements.
-      s.s = s.s.concat([session]);
+      s.s = sessions.concat(ev.sessionId, ev.ts, ev.eventId);
+    }
+
+    /** The sessions without the one at `at` (a new array of exact size). */
+    function without(sessions: Sessions, at: number): Sessions {
+      return sessions.slice(0, at).concat(sessions.slice(at + SESSION));
     }
 
     function close(s: State, at: number): void {
-      s.s = s.s!.length === 1 ? null : s.s!.slice(0, at).concat(s.s!.slice(at + 1));
+      s.s = s.s!.length === SESSION ? null : without(s.s!, at);
       // Nothing playing: the counted pairs wait for the timeout in an exact-size copy, without
       // the growth room the splices left (most accounts spend most of the time here).
       if (s.s === null && s.c !== null) s.c = s.c.slice();
@@ -291,7 +318,7 @@ export const viewingAnomaly = defineDetector({
       const to = historyEnd(startHour);
       const from = to - baselineDays + 1;
       const out: number[] = [];
-      const firstDay = s.di - s.ds.length;
+      const firstDay = countedDay(s) - s.ds.length;
       for (let j = Math.max(0, from - firstDay); j < s.ds.length && firstDay + j <= to; j++) {
         const units = s.ds.charCodeAt(j);
         if (units > 0) out.push((units * DAY_UNIT_MS) / HOUR_MS);
@@ -311,7 +338,7 @@ export const viewingAnomaly = defineDetector({
         if (hist.length < minHistoryDays) s.bt = -1;
         else {
           const r = robustScore(hist, 0, minScaleHours);
-          s.bt = (r.median + zThreshold * r.scale) * HOUR_MS;
+          s.bt = Math.ceil((r.median + zThreshold * r.scale) * HOUR_MS);
         }
         s.bd = to;
       }
@@ -330,7 +357,8 @@ export const viewingAnomaly = defineDetector({
           ? `Account ${ev.accountId} watched ${hours} h in the last ${windowText} (all screens counted once), above the ${capHours} h cap.`
           : `Account ${ev.accountId} watched ${hours} h in the last ${windowText} (all screens counted once) against a usual ${baseline!.medianHours} h on its ${hist.length} recent viewing days (robust z ${baseline!.z}, threshold ${zThreshold}).`;
       const eventIds: string[] = [];
-      for (const session of s.s ?? []) if (session.e !== ev.eventId) eventIds.push(session.e);
+      const sessions = s.s ?? [];
+      for (let i = FIRST_EVENT; i < sessions.length; i += SESSION) if (sessions[i] !== ev.eventId) eventIds.push(sessions[i] as string);
       eventIds.push(ev.eventId);
       emit({
         detector: 'viewing_anomaly',
@@ -346,7 +374,7 @@ export const viewingAnomaly = defineDetector({
           historyDays: hist.length,
           minHistoryDays,
           baseline,
-          openSessions: s.s?.length ?? 0,
+          openSessions: sessions.length / SESSION,
         },
         eventIds,
       });
@@ -372,7 +400,7 @@ export const viewingAnomaly = defineDetector({
     return {
       id: 'viewing_anomaly',
       keyKind: 'account',
-      stateVersion: 1,
+      stateVersion: 2,
       retentionMs: windowMs + (baselineDays + 1) * DAY_MS,
       keyOf: (ev: FraudEvent) => (ev.type === 'playback' ? ev.accountId : undefined),
       onEvent(ev, state, _ctx, emit) {
@@ -387,7 +415,6 @@ export const viewingAnomaly = defineDetector({
           hi: Math.floor(ev.ts / HOUR_MS),
           hm: 0,
           hs: '',
-          di: Math.floor(ev.ts / DAY_MS),
           dm: 0,
           ds: '',
           bd: -1,
@@ -400,24 +427,25 @@ export const viewingAnomaly = defineDetector({
         let credited = false;
         let at = -1;
         if (s.s !== null) {
-          for (let i = 0; i < s.s.length; i++) {
-            if (s.s[i]!.id === ev.sessionId) {
+          for (let i = 0; i < s.s.length; i += SESSION) {
+            if (s.s[i + ID] === ev.sessionId) {
               at = i;
               break;
             }
           }
         }
         if (at >= 0) {
-          const session = s.s![at]!;
+          const sessions = s.s!;
+          const last = sessions[at + TIME] as number;
           // An event at or before the session's latest (late, or a duplicate time) adds nothing.
           // The gap is within the timeout: longer-silent sessions were expired, and late events
           // are no older than the latest time, whose expiry every open session survived.
-          if (ev.ts > session.t) {
-            credit(s, session.t, ev.ts);
+          if (ev.ts > last) {
+            credit(s, last, ev.ts);
             credited = true;
-            session.t = ev.ts;
+            sessions[at + TIME] = ev.ts;
           }
-          if (ev.action === 'stop' && ev.ts === session.t) close(s, at);
+          if (ev.action === 'stop' && ev.ts === sessions[at + TIME]) close(s, at);
         } else if (ev.action !== 'stop' && ev.ts >= s.n - timeoutMs) {
           // A start, or a heartbeat of a session not open (start missed or forgotten), opens it and
           // counting starts here. Not one more than a timeout behind the latest event: what was

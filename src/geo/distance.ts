@@ -17,9 +17,35 @@ export function isPreciseFix(point: GeoPoint | null, maxAccuracyKm: number): poi
   return point !== null && point.city !== '' && point.accuracyKm <= maxAccuracyKm;
 }
 
-/** A household-style place name: city-level when known, else null. */
+/*
+ * City keys are interned: every account in a city holds the same string, and the key of a place
+ * seen before costs one map lookup (by city name, then a short scan of the places of that
+ * name) instead of a new string per event. Nothing depends on it but memory and speed (keys
+ * compare by value, and a state restored from a snapshot holds its own copies). Bounded: a full
+ * table starts over.
+ */
+const MAX_CITY_KEYS = 1 << 16;
+/** City name → [country, region, key, country, region, key, …]: one place, rarely a few. */
+let cityKeys = new Map<string, string[]>();
+let cityKeyCount = 0;
+
+/** A household-style place name, "country/region/city": city-level when known, else null. */
 export function cityKey(point: GeoPoint): string | null {
-  return point.city ? `${point.country}/${point.region}/${point.city}` : null;
+  const city = point.city;
+  if (!city) return null;
+  let places = cityKeys.get(city);
+  if (places !== undefined) {
+    for (let i = 0; i < places.length; i += 3) if (places[i] === point.country && places[i + 1] === point.region) return places[i + 2]!;
+  }
+  if (cityKeyCount >= MAX_CITY_KEYS) {
+    cityKeys = new Map();
+    cityKeyCount = 0;
+    places = undefined;
+  }
+  const key = `${point.country}/${point.region}/${city}`;
+  cityKeys.set(city, places === undefined ? [point.country, point.region, key] : places.concat(point.country, point.region, key));
+  cityKeyCount++;
+  return key;
 }
 
 /**

@@ -63,3 +63,37 @@ export function denseBuckets(series: BucketSeries, fromBucket: number, toBucket:
   }
   return out;
 }
+
+/*
+ * Flat pair series: [key, count, key, count, …] with keys ascending, in one number array, or in
+ * the range [from, to) of one (a detector that packs several series into one state array keeps
+ * each in a range). One array where a BucketSeries takes three objects. The functions that add
+ * or remove pairs return how much the range grew (negative: shrank), for the caller's offsets.
+ */
+
+/** Adds `amount` to the pair keyed `key`, inserting the pair in order when it is new; returns 2 when inserted, else 0. */
+export function addPair(pairs: number[], key: number, amount: number, from = 0, to = pairs.length): number {
+  let i = to - 2;
+  while (i >= from && pairs[i]! > key) i -= 2;
+  if (i >= from && pairs[i] === key) {
+    pairs[i + 1]! += amount;
+    return 0;
+  }
+  pairs.splice(i + 2, 0, key, amount);
+  return 2;
+}
+
+/** Drops the pairs keyed before `minKey`; returns minus the number of numbers dropped. */
+export function dropPairsBefore(pairs: number[], minKey: number, from = 0, to = pairs.length): number {
+  let n = from;
+  while (n < to && pairs[n]! < minKey) n += 2;
+  if (n > from) pairs.splice(from, n - from);
+  return from - n;
+}
+
+/** Sum of the counts keyed in [fromKey, toKey]. */
+export function sumPairs(pairs: readonly number[], fromKey: number, toKey: number, from = 0, to = pairs.length): number {
+  let sum = 0;
+  for (let i = from; i < to; i += 2) if (pairs[i]! >= fromKey && pairs[i]! <= toKey) sum += pairs[i + 1]!;
+  return sum;
+}
