@@ -293,7 +293,12 @@ format_storage_if_needed() {
   # A cluster id is 16 random bytes in unpadded URL-safe base64; generating it
   # here saves a JVM start over `kafka-storage random-uuid`.
   local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # A 16-byte id in URL-safe base64, as Kafka expects; one starting with '-' would be read by
+  # StorageTool as an option, so draw again (1 in 64).
+  cluster_id="-"
+  while [ "${cluster_id#-}" != "$cluster_id" ]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  done
   log "formatting KRaft storage in $STORAGE_DIR (cluster id $cluster_id)"
   if ! java -Xmx256m -Dlog4j2.configurationFile="$LOG4J_FILE" -cp "$LIBS_DIR/*" \
         kafka.tools.StorageTool format --config "$CONFIG_FILE" --cluster-id "$cluster_id" \

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { resolveDaemonConfig, type RunFlags } from '../daemon/config.js';
 import { Daemon } from '../daemon/daemon.js';
 import { GeoipLiteLocator } from '../geo/locator.js';
+import { StreamsRunner } from '../streams/runner.js';
 import { rulesFromFlag } from './rulesFlag.js';
 
 /** `fraudwatch run`: the daemon. Exits 0 after a graceful shutdown on SIGTERM or SIGINT. */
@@ -14,7 +15,9 @@ export async function runCommand(flags: RunFlags): Promise<void> {
     base: { service: 'fraudwatch', clientId: config.clientId },
     redact: { paths: ['*.password', '*.sasl.password', 'config.sasl.password', '*.key'], censor: '[redacted]' },
   });
-  const daemon = new Daemon(config, rules, new GeoipLiteLocator(), log);
+  // --processing exactly-once: transactions, changelog-backed state and scale-out (src/streams).
+  const daemon =
+    config.processing === 'exactly_once' ? new StreamsRunner(config, rules, new GeoipLiteLocator(), log) : new Daemon(config, rules, new GeoipLiteLocator(), log);
 
   let exiting = false;
   const shutdown = (signal: string) => {

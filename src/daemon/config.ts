@@ -28,6 +28,10 @@ export interface DaemonConfig {
   readonly topicReplication: number;
   readonly sasl: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string } | undefined;
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized: boolean } | undefined;
+  /** at_least_once: the issue-3 daemon; exactly_once: transactions, changelog-backed state, scale-out (src/streams). */
+  readonly processing: 'at_least_once' | 'exactly_once';
+  /** Consumer group session timeout of the exactly-once runner: how long a dead instance keeps its partitions. */
+  readonly sessionTimeoutMs: number;
 }
 
 /** Every setting: flag name (commander camelCase), environment variable, meaning. The README table is this list. */
@@ -56,6 +60,8 @@ export const SETTINGS = {
   tlsCertFile: ['FRAUDWATCH_TLS_CERT_FILE', 'PEM client certificate (mutual TLS)', ''],
   tlsKeyFile: ['FRAUDWATCH_TLS_KEY_FILE', 'PEM client key (mutual TLS)', ''],
   tlsRejectUnauthorized: ['FRAUDWATCH_TLS_REJECT_UNAUTHORIZED', 'verify the brokers’ certificates', 'true'],
+  processing: ['FRAUDWATCH_PROCESSING', 'at_least_once, or exactly_once (transactions, changelog-backed state, scale-out by consumer group)', 'at_least_once'],
+  sessionTimeout: ['FRAUDWATCH_SESSION_TIMEOUT', 'exactly_once: consumer session timeout, the time before a dead instance\'s partitions move (6s..5m)', '30s'],
 } as const satisfies Record<string, readonly [string, string, string]>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -119,6 +125,12 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     tlsCertFile: z.string().optional(),
     tlsKeyFile: z.string().optional(),
     tlsRejectUnauthorized: bool.default(true),
+    processing: z
+      .enum(['at_least_once', 'exactly_once', 'at-least-once', 'exactly-once'])
+      .transform((v) => v.replace(/-/g, '_') as 'at_least_once' | 'exactly_once')
+      .default('at_least_once'),
+    // The broker's group.min.session.timeout.ms is 6 s by default.
+    sessionTimeout: durationText.pipe(z.number().min(6_000).max(300_000)).default(30_000),
   });
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -167,6 +179,8 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
           rejectUnauthorized: c.tlsRejectUnauthorized,
         })
       : undefined,
+    processing: c.processing,
+    sessionTimeoutMs: c.sessionTimeout,
   });
 }
 

@@ -26,6 +26,48 @@ const SWEEP_INTERVAL_MS = 3_600_000;
 
 export type AlertListener = (alert: Alert, trigger: FraudEvent) => void;
 
+export interface EngineOptions {
+  /**
+   * Run only the detectors of this key kind. The exactly-once runner splits the work into
+   * account tasks and IP tasks (each fed by its own repartition topic), and each task's engine
+   * must score only its own kind: the other kind's keys live in another task.
+   */
+  readonly keyKind?: KeyKind;
+}
+
+/**
+ * A key's state as plain data, for the changelog. Detector states are stored by detector id with
+ * the detector's `stateVersion`, so that a restore under other rules or another release can
+ * tell which states it can still read: registry slots and shapes may change, ids may not.
+ */
+export interface KeySnapshot {
+  /** Snapshot format version (this shape). */
+  readonly v: 1;
+  readonly lastTs: number;
+  readonly detectors: Readonly<Record<string, { readonly v: number; readonly s: unknown }>>;
+  /** Cooldown per detector id: [time of the last alert, its severity rank]. */
+  readonly cooldown?: Readonly<Record<string, readonly [number, number]>>;
+}
+
+/** What a restore kept and left out of one key's snapshot. */
+export interface RestoreOutcome {
+  readonly restored: number;
+  /** Detector ids whose state was discarded: unknown or disabled now, or another stateVersion. */
+  readonly dropped: readonly { readonly id: string; readonly why: 'unknown' | 'version' }[];
+}
+
+/** Keys changed since the last `takeChanges()`: snapshot the dirty ones, tombstone the removed ones. */
+export interface KeyChanges {
+  readonly dirty: Record<KeyKind, Set<string>>;
+  readonly removed: Record<KeyKind, Set<string>>;
+}
+
+/** The engine's own event-time bookkeeping, persisted with a task so a restored task sweeps when the original would have. */
+export interface EngineClock {
+  readonly clock: number;
+  readonly nextSweep: number;
+}
+
 class Context implements EventContext {
   geo: GeoPoint | null = null;
   readonly findings: Finding[] = [];
@@ -39,6 +81,10 @@ class Context implements EventContext {
  */
 export class Engine {
   private rules: Rules;
+  /** The rules' detectors, restricted to `options.keyKind` when given. */
+  private detectors: readonly DetectorRule[];
+  /** Set by `trackChanges()`; undefined (no cost) in replay and the at-least-once daemon. */
+  private changes: KeyChanges | undefined;
   private readonly stores: Record<KeyKind, Map<string, KeyRecord>> = { account: new Map(), ip: new Map() };
   private readonly ctx: Context;
   private retention: Record<KeyKind, number> = { account: 0, ip: 0 };
@@ -68,8 +114,10 @@ export class Engine {
     private readonly locator: GeoLocator,
     private readonly stats: Stats,
     private readonly onAlert: AlertListener,
+    private readonly options: EngineOptions = {},
   ) {
     this.rules = rules;
+    this.detectors = this.selectDetectors(rules);
     this.ctx = new Context(locator);
     this.retention = this.computeRetention(rules);
   }
@@ -85,7 +133,13 @@ export class Engine {
   /** Swaps in new rules. State carries over: detectors with the same id keep their state. */
   setRules(rules: Rules): void {
     this.rules = rules;
+    this.detectors = this.selectDetectors(rules);
     this.retention = this.computeRetention(rules);
+  }
+
+  private selectDetectors(rules: Rules): readonly DetectorRule[] {
+    const kind = this.options.keyKind;
+    return kind === undefined ? rules.detectors : rules.detectors.filter((r) => r.detector.keyKind === kind);
   }
 
   /** Number of keys held, per kind (for metrics and the memory benchmark). */
@@ -110,7 +164,7 @@ export class Engine {
     ctx.findings.length = 0;
     this.currentEvent = ev;
 
-    const detectors = this.rules.detectors;
+    const detectors = this.detectors;
     for (let i = 0; i < detectors.length; i++) {
       const rule = detectors[i]!;
       const det = rule.detector;
@@ -140,6 +194,7 @@ export class Engine {
     }
     const slot = DETECTOR_INDEX[rule.id]!;
     rec.states[slot] = rule.detector.onEvent(ev, rec.states[slot], this.ctx, this.emit, key);
+    if (this.changes !== undefined) this.changes.dirty[rule.detector.keyKind].add(key);
   }
 
   private isAllowlisted(list: Rules['allowlist'], keyIsAccount: boolean, key: string, ev: FraudEvent): boolean {
@@ -170,6 +225,7 @@ export class Engine {
     }
     coolTs[slot] = ev.ts;
     coolRank[slot] = rank;
+    if (this.changes !== undefined) this.changes.dirty[kind].add(finding.key);
 
     const alert = toAlert({
       detector: rule.id,
@@ -203,21 +259,108 @@ export class Engine {
       const cutoff = now - this.retention[kind];
       const store = this.stores[kind];
       const rules = this.rules.detectors.filter((r) => r.detector.keyKind === kind);
+      const changes = this.changes;
       for (const [key, rec] of store) {
         if (rec.lastTs < cutoff) {
           store.delete(key);
+          if (changes !== undefined) {
+            changes.dirty[kind].delete(key);
+            changes.removed[kind].add(key);
+          }
           continue;
         }
         const idle = now - rec.lastTs;
         for (const rule of rules) {
           const slot = DETECTOR_INDEX[rule.id]!;
-          if (rec.states[slot] !== undefined && idle > rule.detector.retentionMs) rec.states[slot] = undefined;
+          if (rec.states[slot] !== undefined && idle > rule.detector.retentionMs) {
+            rec.states[slot] = undefined;
+            // The changelog must forget it too, or a restore would bring back state the live engine dropped.
+            if (changes !== undefined) changes.dirty[kind].add(key);
+          }
           if (rec.coolTs?.[slot] !== undefined && now - rec.coolTs[slot]! >= rule.cooldownMs) {
             rec.coolTs[slot] = undefined;
+            if (changes !== undefined) changes.dirty[kind].add(key);
           }
         }
       }
     }
+  }
+
+  // ---- changelog support (exactly-once runner) ----------------------------------------------
+
+  /** Starts recording which keys change, for `takeChanges()`. Off by default: replay pays nothing. */
+  trackChanges(): void {
+    this.changes ??= { dirty: { account: new Set(), ip: new Set() }, removed: { account: new Set(), ip: new Set() } };
+  }
+
+  /** The keys changed or removed since the previous call (then forgotten). */
+  takeChanges(): KeyChanges {
+    const taken = this.changes ?? { dirty: { account: new Set(), ip: new Set() }, removed: { account: new Set(), ip: new Set() } };
+    if (this.changes !== undefined) this.changes = { dirty: { account: new Set(), ip: new Set() }, removed: { account: new Set(), ip: new Set() } };
+    return taken;
+  }
+
+  /**
+   * One key's state as plain data (see KeySnapshot), or undefined when the key holds nothing.
+   * Only detectors of the current rules are written: a detector that is off has nothing to restore.
+   */
+  snapshotKey(kind: KeyKind, key: string): KeySnapshot | undefined {
+    const rec = this.stores[kind].get(key);
+    if (rec === undefined) return undefined;
+    const detectors: Record<string, { v: number; s: unknown }> = {};
+    let cooldown: Record<string, [number, number]> | undefined;
+    for (const rule of this.rules.detectors) {
+      if (rule.detector.keyKind !== kind) continue;
+      const slot = DETECTOR_INDEX[rule.id]!;
+      const state = rec.states[slot];
+      if (state !== undefined) detectors[rule.id] = { v: rule.detector.stateVersion, s: state };
+      const ts = rec.coolTs?.[slot];
+      if (ts !== undefined) (cooldown ??= {})[rule.id] = [ts, rec.coolRank?.[slot] ?? 0];
+    }
+    return cooldown === undefined ? { v: 1, lastTs: rec.lastTs, detectors } : { v: 1, lastTs: rec.lastTs, detectors, cooldown };
+  }
+
+  /**
+   * Puts a key back from its snapshot (replacing what the key held). A detector that no longer
+   * exists, is off, or has another stateVersion starts empty for this key: a rules or release
+   * change must never crash a restore, and a state of another shape must never reach a detector.
+   */
+  restoreKey(kind: KeyKind, key: string, snap: KeySnapshot): RestoreOutcome {
+    const rec: KeyRecord = { lastTs: snap.lastTs, states: [] };
+    const dropped: { id: string; why: 'unknown' | 'version' }[] = [];
+    let restored = 0;
+    for (const [id, entry] of Object.entries(snap.detectors)) {
+      const rule = this.ruleOf(kind, id);
+      if (rule === undefined) dropped.push({ id, why: 'unknown' });
+      else if (entry.v !== rule.detector.stateVersion) dropped.push({ id, why: 'version' });
+      else {
+        rec.states[DETECTOR_INDEX[id]!] = entry.s;
+        restored++;
+      }
+    }
+    for (const [id, [ts, rank]] of Object.entries(snap.cooldown ?? {})) {
+      if (this.ruleOf(kind, id) === undefined) continue;
+      const slot = DETECTOR_INDEX[id]!;
+      (rec.coolTs ??= [])[slot] = ts;
+      (rec.coolRank ??= [])[slot] = rank;
+    }
+    this.stores[kind].set(key, rec);
+    return { restored, dropped };
+  }
+
+  private ruleOf(kind: KeyKind, id: string): DetectorRule | undefined {
+    for (const rule of this.rules.detectors) if (rule.id === id && rule.detector.keyKind === kind) return rule;
+    return undefined;
+  }
+
+  /** Event-time bookkeeping, saved with a task's position. */
+  clockState(): EngineClock {
+    return { clock: this.clock, nextSweep: this.nextSweep };
+  }
+
+  restoreClock(c: EngineClock): void {
+    this.clock = c.clock;
+    this.nextSweep = c.nextSweep;
   }
 
   private computeRetention(rules: Rules): Record<KeyKind, number> {

@@ -1,9 +1,10 @@
 import type { Alert } from '../alerts/alert.js';
 import type { Rules } from '../config/rules.js';
 import type { DecodeResult, FraudEvent } from '../events/types.js';
+import type { KeyKind } from '../detectors/types.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { Deduper } from './dedupe.js';
-import { Engine } from './engine.js';
+import { Engine, type EngineClock } from './engine.js';
 import { ReorderBuffer } from './reorderBuffer.js';
 import { Stats } from './stats.js';
 
@@ -16,6 +17,20 @@ export interface PipelineOptions<T> {
   readonly onReleased?: (tag: T) => void;
   /** Overrides the rules' lateness (the daemon's `--lateness`, benchmarks' eager mode). */
   readonly latenessMs?: number;
+  /** Run only the detectors of this key kind (the exactly-once runner's account and IP tasks). */
+  readonly keyKind?: KeyKind;
+}
+
+/**
+ * Where a pipeline stands in event time: what was released last, each source's newest time, the
+ * engine's sweep clock. The exactly-once runner commits it with each transaction, so a task
+ * restored elsewhere releases, flags late events and sweeps exactly as the original would have.
+ */
+export interface PipelinePosition {
+  readonly lastTs: number;
+  readonly lastId: string;
+  readonly sources: readonly (readonly [string | number, number])[];
+  readonly engine: EngineClock;
 }
 
 interface SourceClock {
@@ -49,8 +64,12 @@ export class Pipeline<T = undefined> {
     this.latenessOverride = options.latenessMs;
     this.latenessMs = options.latenessMs ?? options.rules.latenessMs;
     this.dedupe = new Deduper(options.rules.dedupeHorizonMs);
-    this.engine = new Engine(options.rules, options.locator, this.stats, (alert, trigger) =>
-      options.onAlert(alert, trigger, this.currentTag as T),
+    this.engine = new Engine(
+      options.rules,
+      options.locator,
+      this.stats,
+      (alert, trigger) => options.onAlert(alert, trigger, this.currentTag as T),
+      { keyKind: options.keyKind },
     );
   }
 
@@ -157,6 +176,51 @@ export class Pipeline<T = undefined> {
   /** Tags of events still buffered: their offsets must not be committed yet. */
   bufferedTags(): IterableIterator<T> {
     return this.buffer.tags();
+  }
+
+  position(): PipelinePosition {
+    return {
+      lastTs: this.lastTs,
+      lastId: this.lastId,
+      sources: [...this.sources].map(([s, c]) => [s, c.maxTs] as const),
+      engine: this.engine.clockState(),
+    };
+  }
+
+  /** Restores a saved position; the sources start active (idleness is the caller's wall-clock call). */
+  restorePosition(p: PipelinePosition): void {
+    this.lastTs = p.lastTs;
+    this.lastId = p.lastId;
+    for (const [source, maxTs] of p.sources) {
+      const clock = this.sources.get(source);
+      if (clock === undefined) this.sources.set(source, { maxTs, idle: false });
+      else if (maxTs > clock.maxTs) clock.maxTs = maxTs;
+    }
+    this.engine.restoreClock(p.engine);
+  }
+
+  /**
+   * Moves a source's clock to `ts` without an event (a progress marker: the exactly-once runner's
+   * stage 1 tells every task how far each input partition has been read, so a task that gets no
+   * events from that partition is not held back by it). Releases what the watermark now allows.
+   */
+  advance(source: string | number, ts: number): void {
+    let clock = this.sources.get(source);
+    if (clock === undefined) {
+      clock = { maxTs: ts, idle: false };
+      this.sources.set(source, clock);
+    }
+    clock.idle = false;
+    if (ts > clock.maxTs) clock.maxTs = ts;
+    this.drain();
+  }
+
+  /**
+   * Records an eventId as seen without scoring it: a restored task re-reads events it had already
+   * processed before the crash so that their redelivered duplicates are still recognised.
+   */
+  remember(eventId: string, ts: number): void {
+    this.dedupe.isDuplicate(eventId, ts);
   }
 
   private release(ev: FraudEvent, tag: T): void {

@@ -1,0 +1,108 @@
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+import type { Rules } from '../config/rules.js';
+import { DLQ_HEADERS } from '../daemon/daemon.js';
+import type { Stats } from '../engine/stats.js';
+import { decodeEvent } from '../events/decode.js';
+import type { FraudEvent } from '../events/types.js';
+import type { OutRecord } from './transactions.js';
+import type { Topology } from './topics.js';
+
+/** Larger input records are dead-lettered (truncated) instead of repartitioned. */
+export const MAX_EVENT_BYTES = 256 * 1024;
+
+/**
+ * Headers a repartition record carries: where its event was read (for the alert's `source` and
+ * the task's per-input-partition clock). A progress marker has no value and a `fw-progress`
+ * header with the newest event time read so far from that input partition.
+ */
+export const SOURCE_HEADERS = { partition: 'fw-src-partition', offset: 'fw-src-offset', progress: 'fw-progress' } as const;
+
+/**
+ * The key an event is re-keyed by for the IP tasks. credential_stuffing aggregates an address and
+ * its network (keyOf returns [ip, cidr]); keying by the network puts every address of a network in
+ * one task, so both levels see all their events. With the detector off or network aggregation off,
+ * the address itself.
+ */
+export function ipRoutingKey(rules: Rules): (ev: FraudEvent) => string | undefined {
+  const rule = rules.detectors.find((r) => r.id === 'credential_stuffing');
+  return (ev) => {
+    if (ev.type !== 'login') return undefined;
+    if (rule === undefined) return ev.ip;
+    const keys = rule.detector.keyOf(ev);
+    if (keys === undefined) return undefined;
+    return typeof keys === 'string' ? keys : keys[keys.length - 1];
+  };
+}
+
+/**
+ * Stage 1, stateless: an input partition's records → dead letters (invalid) and repartition
+ * records (valid: the original bytes, keyed by accountId, and logins also by network). The
+ * caller commits the returned records with the input offsets in one transaction.
+ */
+export function repartitionBatch(
+  messages: readonly KafkaMessage[],
+  partition: number,
+  topology: Topology,
+  dlqTopic: string,
+  ipKeyOf: (ev: FraudEvent) => string | undefined,
+  stats: Stats,
+  clock: { maxTs: number },
+): OutRecord[] {
+  const out: OutRecord[] = [];
+  for (const m of messages) {
+    stats.read++;
+    if (m.value !== null && m.value.length > MAX_EVENT_BYTES) {
+      // No event of the contract is near this size; forwarding it (plus headers) could exceed the
+      // broker's record limit and fail every transaction of the partition forever. Dead-lettered,
+      // cut short for the same reason.
+      stats.countInvalid('bad_value');
+      out.push({
+        topic: dlqTopic,
+        message: deadLetter({ ...m, value: m.value.subarray(0, MAX_EVENT_BYTES) }, topology.input, partition, 'bad_value', `record of ${m.value.length} bytes is larger than ${MAX_EVENT_BYTES}; value truncated`),
+      });
+      continue;
+    }
+    const result = decodeEvent(m.value === null ? '' : m.value.toString('utf8'));
+    if (!result.ok) {
+      stats.countInvalid(result.reason);
+      out.push({ topic: dlqTopic, message: deadLetter(m, topology.input, partition, result.reason, result.message) });
+      continue;
+    }
+    const ev = result.event;
+    if (ev.ts > clock.maxTs) clock.maxTs = ev.ts;
+    stats.valid++;
+    stats.byType[ev.type]!++;
+    const headers = { [SOURCE_HEADERS.partition]: String(partition), [SOURCE_HEADERS.offset]: m.offset };
+    out.push({ topic: topology.repartition.account, message: { key: ev.accountId, value: m.value, headers } });
+    const ipKey = ipKeyOf(ev);
+    if (ipKey !== undefined) out.push({ topic: topology.repartition.ip, message: { key: ipKey, value: m.value, headers } });
+  }
+  if (clock.maxTs > Number.NEGATIVE_INFINITY) {
+    // A progress marker to every task, after this batch's events (same transaction, same
+    // partition order): a task's watermark waits for each input partition, and an input keyed
+    // like the repartition topics (by accountId) sends an account task events from only one of
+    // them. Without markers the others would hold it back until stage 1 had read everything.
+    const headers = { [SOURCE_HEADERS.partition]: String(partition), [SOURCE_HEADERS.progress]: String(clock.maxTs) };
+    for (const topic of [topology.repartition.account, topology.repartition.ip]) {
+      for (let p = 0; p < topology.partitions; p++) out.push({ topic, message: { key: null, value: null, partition: p, headers } });
+    }
+  }
+  return out;
+}
+
+/** The at-least-once daemon's dead-letter format, unchanged: the original bytes, key and headers, plus why. */
+function deadLetter(m: { key: Buffer | null; value: Buffer | null; headers?: IHeaders; offset: string }, topic: string, partition: number, reason: string, message: string): Message {
+  return {
+    key: m.key,
+    value: m.value,
+    headers: {
+      ...(m.headers ?? {}),
+      [DLQ_HEADERS.code]: 'FW_INPUT_INVALID',
+      [DLQ_HEADERS.reason]: reason,
+      [DLQ_HEADERS.message]: message.slice(0, 500),
+      [DLQ_HEADERS.topic]: topic,
+      [DLQ_HEADERS.partition]: String(partition),
+      [DLQ_HEADERS.offset]: m.offset,
+    },
+  };
+}

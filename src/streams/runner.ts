@@ -1,0 +1,708 @@
+import { watch, type FSWatcher } from 'node:fs';
+import type { Server } from 'node:http';
+import { basename, dirname, resolve } from 'node:path';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { rulesFromFlag } from '../cli/rulesFlag.js';
+import type { Rules } from '../config/rules.js';
+import { describeConfig, type DaemonConfig } from '../daemon/config.js';
+import { startHttp } from '../daemon/http.js';
+import { DaemonMetrics } from '../daemon/metrics.js';
+import type { KeyKind } from '../detectors/types.js';
+import { Stats } from '../engine/stats.js';
+import { FraudwatchError, formatRulesIssue, RulesError } from '../errors.js';
+import type { FraudEvent } from '../events/types.js';
+import type { GeoLocator } from '../geo/locator.js';
+import { createKafka } from '../kafka/client.js';
+import { readChangelog } from './changelog.js';
+import { ipRoutingKey, repartitionBatch } from './repartition.js';
+import { StateTask } from './task.js';
+import { changelogPartition, ensureTopology, transactionalId, type Topology } from './topics.js';
+import { isFenced, TxnProducer } from './transactions.js';
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+const TICK_MS = 200;
+/** How often the lag of stage 1 is polled (only while some task waits on a silent input partition). */
+const DRAIN_POLL_MS = 1_000;
+const FETCH_STALE_MS = 10_000;
+/** How often consumed repartition records are deleted (as Kafka Streams purges its repartition topics). */
+const PURGE_MS = 30_000;
+/** Wait before re-initialising a task whose init failed (broker hiccup), doubling to 30 s. */
+const INIT_RETRY_MS = 1_000;
+
+type Stage = 'repartition' | 'state';
+
+/** One task: an assigned partition of the input (stage 1) or of a repartition topic (stage 2). */
+interface Task {
+  readonly id: string;
+  readonly stage: Stage;
+  readonly topic: string;
+  readonly partition: number;
+  readonly producer: TxnProducer;
+  readonly state: StateTask | undefined;
+  ready: boolean;
+  closed: boolean;
+  /** Stage 1: next input offset to read; stage 2 keeps its own. */
+  next: number;
+  /** The offset this task committed last. */
+  committed: number;
+  /** Stage 1: the newest event time read from this input partition (for progress markers). */
+  readonly clock: { maxTs: number };
+  /** Set after a seek until the first batch fetched from there arrives. */
+  seekTo: number | undefined;
+  lock: Promise<unknown>;
+}
+
+/** Stats of the state tasks that a scrape adds up; stage 1 counts events, the account tasks duplicates. */
+const SUMMED = ['alerts', 'alertsBySeverity', 'shadowAlerts', 'alertsByDetectorSeverity', 'suppressedCooldown', 'suppressedAllowlist'] as const;
+
+class StreamsMetrics extends DaemonMetrics {
+  constructor(stats: Stats, private readonly refresh: () => void) {
+    super(stats);
+  }
+  override sync(): void {
+    this.refresh();
+    super.sync();
+  }
+}
+
+/**
+ * `fraudwatch run --processing exactly-once`: the Kafka Streams task model in TypeScript.
+ *
+ *   input ──stage 1 (stateless, per input partition)──▶ <group>-repartition-account (key accountId)
+ *                                                     ▶ <group>-repartition-ip      (key network, logins)
+ *                                                     ▶ dead letters
+ *   repartition partition ──stage 2 (a task: Pipeline + state)──▶ alerts, <group>-state-changelog
+ *
+ * One consumer group over the input and both repartition topics splits every partition across
+ * the instances. Each task owns a transactional producer whose id is bound to its partition, and
+ * each batch is one transaction: its output records plus its consumed offsets (sendOffsets).
+ * Stage-2 state is snapshotted per changed key into the compacted changelog in the same
+ * transaction, and restored, before any processing, by whichever instance gets the partition next.
+ */
+export class StreamsRunner {
+  private readonly kafka: Kafka;
+  /** The transactional producers' client: see the constructor. */
+  private readonly txnKafka: Kafka;
+  private readonly admin: Admin;
+  private consumer: Consumer | undefined;
+  private topology!: Topology;
+  private rules: Rules;
+  private ipKeyOf: (ev: FraudEvent) => string | undefined;
+  private readonly tasks = new Map<string, Task>();
+  private assignment = new Set<string>();
+  private readonly metrics: StreamsMetrics;
+  private readonly stage1Stats = new Stats();
+  private readonly retired = new Stats();
+  private readonly aggregate = new Stats();
+  /** Input partitions whose every record stage 1 has committed (polled). */
+  private drained = new Set<number>();
+  /** Last stable offsets of the repartition partitions, polled after `drained`. */
+  private repartitionEnds = new Map<string, number>();
+  private lastDrainPoll = 0;
+  private lastPurge = Date.now();
+  private readonly purged = new Map<string, number>();
+  private polling = false;
+  private joined = false;
+  private lastFetch = 0;
+  private producersHealthy = true;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private http: Server | undefined;
+  httpPort = 0;
+
+  constructor(
+    private readonly config: DaemonConfig,
+    rules: Rules,
+    private readonly locator: GeoLocator,
+    private readonly log: Logger,
+  ) {
+    this.kafka = createKafka(config, log);
+    // kafkajs logs every retried CONCURRENT_TRANSACTIONS between back-to-back transactions
+    // (kafkajs#1315), several per commit: noise that would bury real warnings. The producers'
+    // own client is quiet; TxnProducer reports what actually fails, with a code.
+    this.txnKafka = createKafka(config, log.child({ component: 'txn' }, { level: 'error' }));
+    this.admin = this.kafka.admin();
+    this.rules = rules;
+    this.ipKeyOf = ipRoutingKey(rules);
+    this.metrics = new StreamsMetrics(this.aggregate, () => this.refreshStats());
+    this.metrics.rulesInfo.set({ version: rules.version }, 1);
+  }
+
+  async start(): Promise<void> {
+    this.log.info({ config: describeConfig(this.config), rulesVersion: this.rules.version, processing: 'exactly_once' }, 'starting');
+    const { server, port } = await startHttp(this.config.httpHost, this.config.httpPort, this.healthState(), this.metrics);
+    this.http = server;
+    this.httpPort = port;
+    this.log.info({ port, host: this.config.httpHost }, 'http listening (/healthz, /readyz, /metrics)');
+    await this.withBackoff('connect', async () => {
+      await this.admin.connect();
+      this.topology = await ensureTopology(this.admin, this.config, this.log);
+    });
+    this.log.info({ topology: this.topology }, 'topology ready');
+    await this.startConsumer();
+    this.tick = setInterval(() => void this.onTick(), TICK_MS);
+    this.watchRules();
+  }
+
+  stop(reason = 'stop'): Promise<void> {
+    this.stopped ??= this.doStop(reason);
+    return this.stopped;
+  }
+
+  private async doStop(reason: string): Promise<void> {
+    this.stopping = true;
+    this.log.info({ reason }, 'shutting down');
+    const deadline = setTimeout(() => {
+      this.log.error('shutdown took longer than 10 s; exiting without a clean disconnect (the next owner of each partition restores from the last commit)');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    clearInterval(this.tick);
+    clearTimeout(this.reloadTimer);
+    clearTimeout(this.restartTimer);
+    this.watcher?.close();
+    const steps: [string, () => Promise<unknown>][] = [
+      // Lets running batches finish and commit.
+      ['consumer', async () => this.consumer?.disconnect()],
+      // Commits what idle flushes scored since; events still buffered stay uncommitted.
+      ['final commits', () => Promise.all([...this.tasks.values()].map((t) => this.exclusive(t, () => this.commitState(t))))],
+      ['producers', () => Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'shutdown')))],
+      ['admin', () => this.admin.disconnect()],
+      ['http', () => new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()))],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.log.warn({ err, step: name }, 'shutdown step failed');
+      }
+    }
+    clearTimeout(deadline);
+    this.log.info('stopped; events still in reorder buffers were not committed and will be read again by the next owner');
+  }
+
+  // ---- consumer and assignment ------------------------------------------------------------
+
+  private async startConsumer(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.config.groupId,
+      maxWaitTimeInMs: 500,
+      sessionTimeout: this.config.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(this.config.sessionTimeoutMs / 10)),
+      // Restores run beside the consumer; the rebalance timeout bounds how long a join may wait for members.
+      rebalanceTimeout: Math.max(60_000, this.config.sessionTimeoutMs),
+      allowAutoTopicCreation: false,
+      readUncommitted: false,
+      retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 10 },
+    });
+    this.consumer = consumer;
+    const ev = consumer.events;
+    consumer.on(ev.GROUP_JOIN, (e) => {
+      this.joined = true;
+      const assigned: string[] = [];
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) for (const p of partitions as number[]) assigned.push(`${topic}:${p}`);
+      this.log.info({ assignment: e.payload.memberAssignment, generation: e.payload.groupProtocol, leader: e.payload.isLeader }, 'joined consumer group');
+      void this.onAssignment(new Set(assigned));
+    });
+    consumer.on(ev.FETCH, () => {
+      this.lastFetch = Date.now();
+    });
+    consumer.on(ev.END_BATCH_PROCESS, (e) => {
+      // Marker-only batches never reach eachBatch; they still move the fetch position.
+      const t = this.tasks.get(`${e.payload.topic}:${e.payload.partition}`);
+      if (t?.state !== undefined && t.ready && t.seekTo === undefined) {
+        const pos = Number(e.payload.lastOffset) + 1;
+        if (pos > t.state.fetchPosition && pos >= t.state.next) t.state.fetchPosition = pos;
+      }
+    });
+    consumer.on(ev.REBALANCING, () => {
+      this.joined = false;
+    });
+    consumer.on(ev.CRASH, (e) => {
+      this.joined = false;
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart && !this.stopping) this.scheduleConsumerRestart();
+    });
+    await this.withBackoff('subscribe', async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [this.topology.input], fromBeginning: this.config.fromBeginning });
+      await consumer.subscribe({ topics: [this.topology.repartition.account, this.topology.repartition.ip], fromBeginning: true });
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      // Several tasks in flight: one task's transaction round trips overlap another's scoring.
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  private scheduleConsumerRestart(delayMs = 2000): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(async () => {
+      try {
+        await this.consumer?.disconnect().catch(() => undefined);
+        await Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'consumer restart')));
+        await this.startConsumer();
+        this.log.info('consumer restarted');
+      } catch (err) {
+        this.log.error({ err }, 'consumer restart failed; trying again');
+        this.scheduleConsumerRestart(Math.min(delayMs * 2, 30_000));
+      }
+    }, delayMs);
+  }
+
+  /**
+   * A new generation: tasks no longer assigned are closed (their state dropped: the next owner
+   * restores it from the changelog); new ones are claimed, restored, then started. Tasks kept
+   * from the previous generation keep their state, unless someone else committed for them in
+   * between (then their state is stale and they are restored afresh).
+   */
+  private async onAssignment(assigned: Set<string>): Promise<void> {
+    this.assignment = assigned;
+    // New tasks exist (not ready) before anything is awaited, so a batch that kafkajs delivers
+    // for them meanwhile pauses their partition instead of being fetched again and again.
+    const fresh: Task[] = [];
+    for (const id of assigned) if (!this.tasks.has(id)) fresh.push(this.createTask(id));
+    const closing: Promise<void>[] = [];
+    for (const t of this.tasks.values()) if (!assigned.has(t.id)) closing.push(this.closeTask(t, 'revoked'));
+    await Promise.all(closing);
+    const kept = [...this.tasks.values()].filter((t) => assigned.has(t.id) && t.ready && !fresh.includes(t));
+    if (kept.length > 0) {
+      try {
+        const committed = await this.fetchCommitted();
+        for (const t of kept) {
+          const c = committed.get(t.id);
+          if (c !== undefined && c !== t.committed) {
+            this.log.info({ task: t.id, ours: t.committed, group: c }, 'another instance committed for this task meanwhile; restoring it afresh');
+            await this.closeTask(t, 'stale');
+            fresh.push(this.createTask(t.id));
+          }
+        }
+      } catch (err) {
+        this.log.warn({ err }, 'cannot verify kept tasks; restoring them afresh');
+        for (const t of kept) {
+          await this.closeTask(t, 'unverified');
+          fresh.push(this.createTask(t.id));
+        }
+      }
+    }
+    if (fresh.length > 0) await this.initTasks(fresh.filter((t) => !t.closed));
+  }
+
+  private createTask(id: string): Task {
+    const sep = id.lastIndexOf(':');
+    const topic = id.slice(0, sep);
+    const partition = Number(id.slice(sep + 1));
+    const stage: Stage = topic === this.topology.input ? 'repartition' : 'state';
+    const kind: KeyKind | undefined = stage === 'repartition' ? undefined : topic === this.topology.repartition.account ? 'account' : 'ip';
+    const state =
+      kind === undefined
+        ? undefined
+        : new StateTask({
+            kind,
+            topic,
+            partition,
+            changelogTopic: this.topology.changelog,
+            changelogPartition: changelogPartition(this.topology, kind, partition),
+            inputTopic: this.topology.input,
+            inputPartitions: this.topology.inputPartitions,
+            alertsTopic: this.config.alertsTopic,
+            shadowTopic: this.config.shadowTopic,
+            rules: this.rules,
+            locator: this.locator,
+            latenessMs: this.config.latenessMs,
+            log: this.log,
+          });
+    const task: Task = {
+      id,
+      stage,
+      topic,
+      partition,
+      producer: new TxnProducer(this.txnKafka, transactionalId(this.config.groupId, topic, partition), this.config.groupId, this.log),
+      state,
+      ready: false,
+      closed: false,
+      next: 0,
+      committed: -1,
+      seekTo: undefined,
+      clock: { maxTs: Number.NEGATIVE_INFINITY },
+      lock: Promise.resolve(),
+    };
+    this.tasks.set(id, task);
+    return task;
+  }
+
+  /**
+   * Claim → read committed offsets → restore → start, for a set of tasks at once (one changelog
+   * read for all of them). The order is what makes it sound: once the transactional ids are
+   * claimed, no previous owner can commit, so the offsets and the changelog read next are final.
+   */
+  private async initTasks(tasks: Task[], attempt = 0): Promise<void> {
+    const started = Date.now();
+    try {
+      await Promise.all(tasks.map((t) => t.producer.claim()));
+      const committed = await this.fetchCommitted();
+      const stateTasks = tasks.filter((t) => t.state !== undefined);
+      const logs = await readChangelog(
+        this.kafka,
+        this.admin,
+        this.topology.changelog,
+        stateTasks.map((t) => changelogPartition(this.topology, t.state!.kind, t.partition)),
+        this.log,
+      );
+      const inputEnds = tasks.some((t) => t.stage === 'repartition' && !committed.has(t.id)) ? await this.admin.fetchTopicOffsets(this.topology.input) : [];
+      let restoredKeys = 0;
+      for (const t of tasks) {
+        if (t.closed) continue;
+        const c = committed.get(t.id);
+        let start: number;
+        if (t.state !== undefined) {
+          const { start: s, summary } = t.state.restore(logs.get(changelogPartition(this.topology, t.state.kind, t.partition))!, c);
+          start = s;
+          t.committed = t.state.committed;
+          restoredKeys += summary.keys;
+          if (summary.keys > 0 || summary.corrupt > 0 || summary.droppedStates > 0) this.log.info({ task: t.id, ...summary, committed: t.committed, start }, 'task state restored');
+        } else if (c !== undefined) {
+          start = c;
+          t.committed = c;
+        } else {
+          const end = inputEnds.find((o) => o.partition === t.partition);
+          start = this.config.fromBeginning ? Number(end?.low ?? 0) : Number(end?.high ?? 0);
+          // Commit the starting point right away: stage 2 treats an input partition as drained
+          // only once its offset is committed, so an empty partition must not stay "unknown".
+          await t.producer.commit([], [{ topic: t.topic, partition: t.partition, offset: start }]);
+          t.committed = start;
+        }
+        t.next = start;
+        if (t.closed) continue;
+        t.seekTo = start;
+        this.consumer?.seek({ topic: t.topic, partition: t.partition, offset: String(start) });
+        t.ready = true;
+        // Always resume: the partition may have been paused for an earlier incarnation of this
+        // task (closed by a failed init, a rebalance or a failed commit), whose flag died with it.
+        this.consumer?.resume([{ topic: t.topic, partitions: [t.partition] }]);
+      }
+      this.producersHealthy = true;
+      this.log.info({ tasks: tasks.map((t) => t.id), restoredKeys, ms: Date.now() - started }, 'tasks started');
+    } catch (err) {
+      this.log.error({ err, tasks: tasks.map((t) => t.id), attempt }, 'starting tasks failed; retrying');
+      this.producersHealthy = false;
+      const retry: Task[] = [];
+      for (const t of tasks) {
+        if (t.closed) continue;
+        await this.closeTask(t, 'init failed');
+        if (this.assignment.has(t.id)) retry.push(this.createTask(t.id));
+      }
+      if (retry.length > 0 && !this.stopping) {
+        await new Promise((r) => setTimeout(r, Math.min(INIT_RETRY_MS * 2 ** attempt, 30_000)));
+        if (!this.stopping) await this.initTasks(retry.filter((t) => !t.closed), attempt + 1);
+      }
+    }
+  }
+
+  /** The group's committed offset per task id (absent: none committed). */
+  private async fetchCommitted(): Promise<Map<string, number>> {
+    const topics = [this.topology.input, this.topology.repartition.account, this.topology.repartition.ip];
+    const res = await this.admin.fetchOffsets({ groupId: this.config.groupId, topics });
+    const out = new Map<string, number>();
+    for (const t of res) for (const p of t.partitions) if (Number(p.offset) >= 0) out.set(`${t.topic}:${p.partition}`, Number(p.offset));
+    return out;
+  }
+
+  /** Drops a task: its producer is closed, its in-memory state forgotten, its stats kept for metrics. */
+  private async closeTask(t: Task, why: string): Promise<void> {
+    if (t.closed) return;
+    t.closed = true;
+    t.ready = false;
+    if (this.tasks.get(t.id) === t) this.tasks.delete(t.id);
+    await t.lock.catch(() => undefined);
+    if (t.state !== undefined) this.retire(t.state);
+    await t.producer.close().catch((err: unknown) => this.log.warn({ err, task: t.id }, 'closing a task producer failed'));
+    this.log.debug({ task: t.id, why }, 'task closed');
+  }
+
+  /**
+   * A failed transaction leaves the task's memory ahead of what is committed, so it cannot just
+   * go on: it is closed and, if still ours, restored from the changelog and re-read from its
+   * committed offset. Fenced means another instance owns it now: it stays closed.
+   */
+  private async resetTask(t: Task, err: unknown): Promise<void> {
+    const fenced = isFenced(err);
+    this.log[fenced ? 'warn' : 'error']({ err, task: t.id, code: (err as FraudwatchError).code }, fenced ? 'task fenced by another instance; dropping it' : 'task commit failed; restoring the task from its last commit');
+    if (!fenced) this.producersHealthy = false;
+    await this.closeTask(t, fenced ? 'fenced' : 'commit failed');
+    if (!fenced && this.assignment.has(t.id) && !this.stopping) {
+      const fresh = this.createTask(t.id);
+      await new Promise((r) => setTimeout(r, INIT_RETRY_MS));
+      if (!fresh.closed) await this.initTasks([fresh]);
+    }
+  }
+
+  // ---- processing -------------------------------------------------------------------------
+
+  private async onBatch({ batch, isStale, pause, resolveOffset }: EachBatchPayload): Promise<void> {
+    const t = this.tasks.get(`${batch.topic}:${batch.partition}`);
+    if (t === undefined || t.closed) return;
+    if (!t.ready) {
+      // Never process a partition before its state is restored: hold it until init resumes it.
+      pause();
+      return;
+    }
+    if (isStale()) return;
+    if (t.seekTo !== undefined) {
+      const fetched = Number((batch as unknown as { fetchedOffset: string }).fetchedOffset);
+      if (fetched < t.seekTo) return; // fetched before the seek took effect
+      if (fetched > t.seekTo) this.log.error({ task: t.id, from: t.seekTo, fetched, code: 'FW_INTERNAL' }, 'records between the committed offset and the fetch position are gone (topic retention?)');
+      t.seekTo = undefined;
+    }
+    await this.exclusive(t, async () => {
+      if (t.closed) return;
+      const started = performance.now();
+      try {
+        if (t.stage === 'repartition') await this.repartition(t, batch.messages);
+        else {
+          t.state!.handle(batch.messages, Number(batch.lastOffset()));
+          await this.commitState(t);
+        }
+      } catch (err) {
+        void this.resetTask(t, err);
+        return;
+      }
+      // Moves kafkajs's fetch position only (autoCommit is off): what the group commits is
+      // decided by the task, inside its transactions.
+      resolveOffset(batch.lastOffset());
+      this.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
+      this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
+    });
+  }
+
+  private async repartition(t: Task, messages: EachBatchPayload['batch']['messages']): Promise<void> {
+    const fresh = messages.filter((m) => Number(m.offset) >= t.next);
+    if (fresh.length === 0) return;
+    const records = repartitionBatch(fresh, t.partition, this.topology, this.config.dlqTopic, this.ipKeyOf, this.stage1Stats, t.clock);
+    const next = Number(fresh[fresh.length - 1]!.offset) + 1;
+    await t.producer.commit(records, [{ topic: t.topic, partition: t.partition, offset: next }]);
+    t.next = next;
+    t.committed = next;
+    this.producersHealthy = true;
+  }
+
+  /** One transaction: the task's alerts, changed keys, position record and committed offset. */
+  private async commitState(t: Task): Promise<void> {
+    const s = t.state;
+    if (s === undefined || t.closed || !t.ready || !s.hasWork()) return;
+    const c = s.prepareCommit({ topic: t.topic, partition: t.partition }, this.rules.dedupeHorizonMs);
+    await t.producer.commit(c.records, c.offsets);
+    c.done();
+    t.committed = s.committed;
+    this.producersHealthy = true;
+  }
+
+  /** Idle detection and flushing per task; the only place the wall clock touches event processing. */
+  private async onTick(): Promise<void> {
+    if (this.stopping) return;
+    const now = Date.now();
+    const stateTasks = [...this.tasks.values()].filter((t) => t.state !== undefined && t.ready);
+    const waiting = stateTasks.some((t) => [...t.state!.lastData.values()].some((at) => now - at >= this.config.idleMs));
+    if (waiting && now - this.lastDrainPoll >= DRAIN_POLL_MS && !this.polling) void this.pollDrained();
+    for (const t of stateTasks) {
+      void this.exclusive(t, async () => {
+        if (t.closed || !t.ready) return;
+        const s = t.state!;
+        const end = this.repartitionEnds.get(t.id);
+        const before = s.pipeline.stats.processed + s.pipeline.stats.duplicates;
+        s.tick(now, this.config.idleMs, (o) => this.drained.has(o), end !== undefined && s.fetchPosition >= end);
+        if (s.pipeline.stats.processed + s.pipeline.stats.duplicates !== before) s.markDirty();
+        try {
+          await this.commitState(t);
+        } catch (err) {
+          void this.resetTask(t, err);
+        }
+      });
+    }
+    if (now - this.lastPurge >= PURGE_MS) {
+      this.lastPurge = now;
+      void this.purge(stateTasks);
+    }
+    this.metrics.buffered.set(stateTasks.reduce((n, t) => n + t.state!.pipeline.buffered, 0));
+    let accounts = 0;
+    let ips = 0;
+    for (const t of stateTasks) {
+      const k = t.state!.pipeline.core.keyCounts();
+      accounts += k.account;
+      ips += k.ip;
+    }
+    this.metrics.trackedKeys.set({ kind: 'account' }, accounts);
+    this.metrics.trackedKeys.set({ kind: 'ip' }, ips);
+  }
+
+  /**
+   * Deletes repartition records no restore will read again (below each task's committed dedupe
+   * start): the repartition topics would otherwise keep a copy of the whole input for the
+   * broker's retention. Best effort: a failure only leaves the records for the next round.
+   */
+  private async purge(tasks: Task[]): Promise<void> {
+    for (const t of tasks) {
+      if (t.closed || !t.ready) continue;
+      const before = t.state!.purgeableBefore;
+      if (before <= (this.purged.get(t.id) ?? 0)) continue;
+      try {
+        await this.admin.deleteTopicRecords({ topic: t.topic, partitions: [{ partition: t.partition, offset: String(before) }] });
+        this.purged.set(t.id, before);
+      } catch (err) {
+        this.log.debug({ err, task: t.id }, 'purging consumed repartition records failed; will retry');
+      }
+    }
+  }
+
+  /**
+   * Which input partitions stage 1 has fully committed, then the repartition topics' last stable
+   * offsets, in that order: a stage-2 task that has read up to those ends has seen every record
+   * of the drained input partitions, so marking them idle cannot make their events late.
+   */
+  private async pollDrained(): Promise<void> {
+    this.polling = true;
+    try {
+      const [committed, inputEnds] = await Promise.all([
+        this.admin.fetchOffsets({ groupId: this.config.groupId, topics: [this.topology.input] }),
+        this.admin.fetchTopicOffsets(this.topology.input),
+      ]);
+      const drained = new Set<number>();
+      const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
+      for (const e of inputEnds) if ((done.get(e.partition) ?? -1) >= Number(e.high)) drained.add(e.partition);
+      const ends = new Map<string, number>();
+      for (const topic of [this.topology.repartition.account, this.topology.repartition.ip]) {
+        for (const e of await this.admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${e.partition}`, Number(e.high));
+      }
+      this.drained = drained;
+      this.repartitionEnds = ends;
+    } catch (err) {
+      this.log.debug({ err }, 'lag poll failed; partitions stay non-idle');
+    } finally {
+      this.lastDrainPoll = Date.now();
+      this.polling = false;
+    }
+  }
+
+  // ---- stats, rules, health ---------------------------------------------------------------
+
+  private retire(s: StateTask): void {
+    addStats(this.retired, s.pipeline.stats, s.kind === 'account');
+  }
+
+  private refreshStats(): void {
+    const a = this.aggregate;
+    resetStats(a);
+    const s1 = this.stage1Stats;
+    a.read = s1.read;
+    a.valid = s1.valid;
+    Object.assign(a.byType, s1.byType);
+    Object.assign(a.invalid, s1.invalid);
+    addStats(a, this.retired, true);
+    for (const t of this.tasks.values()) if (t.state !== undefined) addStats(a, t.state.pipeline.stats, t.state.kind === 'account');
+  }
+
+  reloadRules(trigger: string): void {
+    try {
+      const rules = rulesFromFlag(this.config.rulesFile);
+      if (rules.version === this.rules.version) {
+        this.log.info({ trigger, rulesVersion: rules.version }, 'rules unchanged');
+        return;
+      }
+      const previous = this.rules.version;
+      this.rules = rules;
+      this.ipKeyOf = ipRoutingKey(rules);
+      for (const t of this.tasks.values()) {
+        // Under the task's lock: the next released event of each task is scored with the new rules.
+        if (t.state !== undefined) void this.exclusive(t, async () => t.state!.pipeline.setRules(rules));
+      }
+      this.metrics.rulesInfo.reset();
+      this.metrics.rulesInfo.set({ version: rules.version }, 1);
+      this.metrics.reloads.inc({ result: 'applied' });
+      this.log.info({ trigger, previous, rulesVersion: rules.version }, 'rules reloaded');
+    } catch (err) {
+      this.metrics.reloads.inc({ result: 'rejected' });
+      const issues = err instanceof RulesError ? err.issues.map(formatRulesIssue) : [(err as Error).message];
+      this.log.error({ trigger, issues, rulesVersion: this.rules.version }, 'rules rejected; the previous rules keep running');
+    }
+  }
+
+  private watchRules(): void {
+    if (!this.config.rulesFile) return;
+    const file = resolve(this.config.rulesFile);
+    try {
+      this.watcher = watch(dirname(file), (_event, name) => {
+        if (name !== null && name !== basename(file)) return;
+        clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => this.reloadRules('file change'), 250);
+      });
+    } catch (err) {
+      this.log.warn({ err, file }, 'cannot watch the rules file; SIGHUP still reloads');
+    }
+  }
+
+  private healthState() {
+    return {
+      alive: () => !this.stopping,
+      ready: () => {
+        let r: { ready: boolean; reason: string };
+        const restoring = [...this.tasks.values()].filter((t) => !t.ready).length;
+        if (this.stopping) r = { ready: false, reason: 'shutting down' };
+        else if (!this.joined) r = { ready: false, reason: 'not joined to the consumer group' };
+        else if (restoring > 0) r = { ready: false, reason: `restoring ${restoring} task(s)` };
+        else if (!this.producersHealthy) r = { ready: false, reason: 'cannot commit transactions to the brokers' };
+        else if (Date.now() - this.lastFetch > FETCH_STALE_MS) r = { ready: false, reason: 'no fetch from the brokers in 10 s' };
+        else r = { ready: true, reason: `processing ${this.tasks.size} task(s)` };
+        this.metrics.ready.set(r.ready ? 1 : 0);
+        return r;
+      },
+    };
+  }
+
+  /** Per task: batches, ticks, reloads and closing never interleave. */
+  private exclusive<T>(t: Task, fn: () => Promise<T>): Promise<T> {
+    const run = t.lock.then(fn, fn);
+    t.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
+    let delay = 500;
+    for (;;) {
+      try {
+        await fn();
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        if (err instanceof FraudwatchError && !err.retriable && err.details.retry !== true) throw err;
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed; retrying`);
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+  }
+}
+
+function resetStats(s: Stats): void {
+  s.read = s.valid = s.processed = s.duplicates = s.late = 0;
+  for (const o of [s.byType, s.invalid, ...SUMMED.map((k) => s[k])] as Record<string, number>[]) for (const k of Object.keys(o)) o[k] = 0;
+}
+
+/** Adds a task's counters; only account tasks add duplicates and processed (IP tasks see logins again). */
+function addStats(into: Stats, from: Stats, countEvents: boolean): void {
+  into.late += from.late;
+  if (countEvents) {
+    into.duplicates += from.duplicates;
+    into.processed += from.processed;
+  }
+  for (const k of SUMMED) {
+    const dst = into[k] as Record<string, number>;
+    for (const [key, n] of Object.entries(from[k] as Record<string, number>)) dst[key] = (dst[key] ?? 0) + n;
+  }
+}

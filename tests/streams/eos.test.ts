@@ -1,0 +1,244 @@
+/**
+ * Exactly-once processing against a real broker: the daemon spawned as child processes
+ * (`fraudwatch run --processing exactly-once`), killed with SIGKILL mid-stream, scaled to three
+ * instances. The reference is always the replay of the same log with the same rules.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Partitioners, type Admin, type Kafka } from 'kafkajs';
+import type { Alert } from '../../src/alerts/alert.js';
+import { loadRulesFile, type Rules } from '../../src/config/rules.js';
+import { Pipeline } from '../../src/engine/pipeline.js';
+import { decodeEvent } from '../../src/events/decode.js';
+import { GeoipLiteLocator } from '../../src/geo/locator.js';
+import { generateToDir } from '../../src/generate/generator.js';
+import { replayLog } from '../../src/io/replay.js';
+import { createTopic, daemonEnv, eventually, httpGet, kafkaFor, spawnDaemon, testBrokers, uniqueName, type DaemonProcess } from '../kafka/harness.js';
+
+const brokers = await testBrokers();
+/** The generator's disorder is under 10 s; a lateness of 10 s keeps the final idle flush short. */
+const LATENESS_MS = 10_000;
+const RULES = 'rules/default.yaml';
+const locator = new GeoipLiteLocator();
+
+const exec = promisify(execFile);
+
+/**
+ * Reads a topic read_committed with kcat (librdkafka). Not kafkajs: kafkajs 2.2.4 filters aborted
+ * transactions one per record and assumes the broker lists them by first offset, so when several
+ * producers' transactions abort at once (exactly what a kill -9 leaves behind) it can hand out
+ * records of aborted transactions. librdkafka implements the Java client's algorithm.
+ */
+async function readCommitted(topic: string): Promise<string[]> {
+  try {
+    const { stdout } = await exec('kcat', ['-C', '-b', brokers!, '-t', topic, '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_committed', '-f', '%s\\n'], { maxBuffer: 256 * 1024 * 1024 });
+    return stdout.split('\n').filter((l) => l.length > 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('kcat is needed to read read_committed (apt-get install kcat)');
+    return []; // not created yet
+  }
+}
+
+type DaemonAlert = Alert & { detectedAt: string; source: { topic: string; partition: number; offset: string } };
+
+
+describe.skipIf(!brokers)('exactly-once processing (transactions, changelog, scale-out)', () => {
+  let kafka: Kafka;
+  let admin: Admin;
+  let dir: string;
+  let lines: string[];
+  /** Enforced alerts of the replay, by id. */
+  let expected: Map<string, Alert>;
+  const daemons: DaemonProcess[] = [];
+
+  const start = (env: Record<string, string>) => {
+    const d = spawnDaemon({ ...env, FRAUDWATCH_PROCESSING: 'exactly_once' });
+    daemons.push(d);
+    return d;
+  };
+
+  beforeAll(async () => {
+    kafka = kafkaFor(brokers!);
+    admin = kafka.admin();
+    await admin.connect();
+    dir = mkdtempSync(join(tmpdir(), 'fw-eos-'));
+    // ~200k events: 400 accounts over 30 days, with the generator's duplicates, disorder and invalid lines.
+    await generateToDir({ seed: 3, accounts: 400, days: 30 }, dir);
+    lines = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.length > 0);
+    const replayed: Alert[] = [];
+    await replayLog({ path: join(dir, 'events.jsonl'), rules: loadRulesFile(RULES), locator, latenessMs: LATENESS_MS, onAlert: (a) => replayed.push(a) });
+    expected = new Map(replayed.filter((a) => !a.shadow).map((a) => [a.alertId, a]));
+    expect(lines.length).toBeGreaterThan(150_000);
+    expect(expected.size).toBeGreaterThan(30);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
+    await admin?.disconnect();
+  });
+
+  /** A fresh input topic with the log in it; `keyed` false sends every record without a key. */
+  async function setup(name: string, partitions: number, keyed: boolean, data = lines) {
+    const input = uniqueName(`${name}-in`);
+    const alerts = uniqueName(`${name}-alerts`);
+    const group = uniqueName(`${name}-group`);
+    await createTopic(admin, input, partitions);
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const keyOf = (line: string) => {
+      if (!keyed) return null;
+      try {
+        return String(JSON.parse(line).accountId ?? '') || null;
+      } catch {
+        return null;
+      }
+    };
+    for (let i = 0; i < data.length; i += 5000) {
+      await producer.send({ topic: input, acks: -1, messages: data.slice(i, i + 5000).map((value) => ({ key: keyOf(value), value })) });
+    }
+    await producer.disconnect();
+    const env = daemonEnv(brokers!, { input, alerts, group }, { FRAUDWATCH_RULES: RULES, FRAUDWATCH_LATENESS: `${LATENESS_MS / 1000}s`, FRAUDWATCH_SESSION_TIMEOUT: '6s', FRAUDWATCH_LOG_LEVEL: 'info' });
+    return { input, alerts, group, env };
+  }
+
+  /** Records of `topic` the group has committed (stage 1: the input; stage 2: a repartition topic). */
+  async function committedRecords(group: string, topic: string): Promise<number> {
+    try {
+      const res = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      return res[0]!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Reads the alerts read_committed until the expected count, then once more to catch extras. */
+  async function readAlerts(topic: string, want: number, procs: DaemonProcess[], timeoutMs = 150_000): Promise<DaemonAlert[]> {
+    const first = await eventually(() => readCommitted(topic), (m) => m.length >= want, timeoutMs, 1000);
+    if (first.length < want) for (const d of procs) console.error(d.logs.filter((l) => !l.includes('"level":30')).slice(-20).join('\n'));
+    await new Promise((r) => setTimeout(r, 3000));
+    return (await readCommitted(topic)).map((l) => JSON.parse(l) as DaemonAlert);
+  }
+
+  function expectExactlyTheReplay(got: DaemonAlert[], input: string): void {
+    const ids = got.map((a) => a.alertId);
+    if (new Set(ids).size !== ids.length) {
+      const seen = new Map<string, number>();
+      for (const id of ids) seen.set(id, (seen.get(id) ?? 0) + 1);
+      console.error(got.filter((a) => seen.get(a.alertId)! > 1).map((a) => `${a.alertId} ${a.detector} ${a.accountId ?? a.ip} ${a.ts} ${JSON.stringify(a.source)} ${a.detectedAt}`).join('\n'));
+      for (const d of daemons) console.error(d.logs.filter((l) => !l.includes('"level":30') || l.includes('restored') || l.includes('started')).slice(-40).join('\n'));
+    }
+    expect(new Set(ids).size, 'no alert twice').toBe(ids.length);
+    expect([...ids].sort()).toEqual([...expected.keys()].sort());
+    for (const a of got) {
+      const { detectedAt, source, ...rest } = a;
+      expect(JSON.stringify(rest)).toBe(JSON.stringify(expected.get(a.alertId)));
+      expect(Date.parse(detectedAt)).toBeGreaterThan(0);
+      // The source names the original input record, not the internal repartition topic.
+      expect(source.topic).toBe(input);
+      expect(Number(source.offset)).toBeGreaterThanOrEqual(0);
+    }
+  }
+
+  it('one instance gives the replay\'s alerts, each exactly once', async () => {
+    const { input, alerts, env } = await setup('eos1', 6, true);
+    const d = start(env);
+    const got = await readAlerts(alerts, expected.size, [d]);
+    expectExactlyTheReplay(got, input);
+    expect(await d.stop()).toBe(0);
+  }, 300_000);
+
+  it('three instances over an unkeyed input split the partitions and give the same alerts', async () => {
+    const { input, alerts, group, env } = await setup('eos3', 6, false);
+    const ds = [0, 1, 2].map(() => start(env));
+    const got = await readAlerts(alerts, expected.size, ds);
+    expectExactlyTheReplay(got, input);
+    // Every instance ran tasks (the group split the 18 partitions among them).
+    for (const d of ds) expect(d.logs.some((l) => l.includes('"msg":"tasks started"'))).toBe(true);
+    const described = await admin.describeGroups([group]);
+    expect(described.groups[0]!.members.length).toBe(3);
+    expect((await Promise.all(ds.map((d) => d.stop()))).every((c) => c === 0)).toBe(true);
+  }, 300_000);
+
+  it('kill -9 mid-stream, then a restart: the committed alerts are the uninterrupted run\'s, none twice, none lost', async () => {
+    const { input, alerts, group, env } = await setup('eoskill', 6, true);
+    const first = start(env);
+    await eventually(() => committedRecords(group, input), (n) => n >= lines.length * 0.35, 120_000, 100);
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    // Mid-stream: not every alert was out yet.
+    expect((await readCommitted(alerts)).length).toBeLessThan(expected.size);
+    const second = start(env);
+    const got = await readAlerts(alerts, expected.size, [second]);
+    expectExactlyTheReplay(got, input);
+    expect(second.logs.some((l) => l.includes('"msg":"task state restored"'))).toBe(true);
+    expect(await second.stop()).toBe(0);
+  }, 300_000);
+
+  it('kill -9 of one of three instances (no restart): the others take over its tasks and state', async () => {
+    const { input, alerts, group, env } = await setup('eoskill3', 6, false);
+    const ds = [0, 1, 2].map(() => start(env));
+    await eventually(() => committedRecords(group, input), (n) => n >= lines.length * 0.35, 120_000, 100);
+    ds[1]!.proc.kill('SIGKILL');
+    await ds[1]!.exited;
+    expect((await readCommitted(alerts)).length).toBeLessThan(expected.size);
+    const survivors = [ds[0]!, ds[2]!];
+    const got = await readAlerts(alerts, expected.size, survivors);
+    expectExactlyTheReplay(got, input);
+    expect(survivors.some((d) => d.logs.some((l) => l.includes('"msg":"task state restored"')))).toBe(true);
+    expect((await Promise.all(survivors.map((d) => d.stop()))).every((c) => c === 0)).toBe(true);
+  }, 300_000);
+
+  it('restores its state after a rules change: kept detectors carry on, a disabled one starts empty', async () => {
+    const rulesDir = mkdtempSync(join(tmpdir(), 'fw-eos-rules-'));
+    const rulesB = join(rulesDir, 'b.yaml');
+    writeFileSync(rulesB, 'detectors:\n  viewing_anomaly:\n    enabled: false\n  brute_force:\n    threshold: 8\n');
+    const small = lines.slice(0, 60_000);
+    const half = 30_000;
+    const a = loadRulesFile(RULES);
+    const b = loadRulesFile(rulesB);
+    // The uninterrupted run: first half under A, everything released, then B takes over.
+    const want: Alert[] = [];
+    const p = new Pipeline<undefined>({ rules: a, locator, latenessMs: LATENESS_MS, onAlert: (al) => !al.shadow && want.push(al) });
+    const feed = (ls: string[]) => {
+      for (const l of ls) p.offer(decodeEvent(l), 0, undefined);
+      p.flush();
+    };
+    feed(small.slice(0, half));
+    const firstHalf = want.length;
+    p.setRules(b);
+    feed(small.slice(half));
+    expect(want.length).toBeGreaterThan(firstHalf);
+
+    const { alerts, group, env, input } = await setup('eosrules', 3, true, small.slice(0, half));
+    const d1 = start(env);
+    await readAlerts(alerts, firstHalf, [d1], 120_000);
+    // Everything scored (the idle flush ran) before the stop; the stop commits it.
+    const port = await d1.port;
+    const flushed = await eventually(() => httpGet(port, '/metrics'), (r) => /^fraudwatch_reorder_buffered_events 0$/m.test(r.body), 60_000, 500);
+    expect(flushed.body).toMatch(/^fraudwatch_reorder_buffered_events 0$/m);
+    expect(await d1.stop()).toBe(0);
+
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const rest = small.slice(half);
+    for (let i = 0; i < rest.length; i += 5000) {
+      await producer.send({ topic: input, acks: -1, messages: rest.slice(i, i + 5000).map((value) => ({ key: (JSON.parse(value).accountId as string | undefined) ?? null, value })) });
+    }
+    await producer.disconnect();
+    const d2 = start({ ...env, FRAUDWATCH_RULES: rulesB });
+    const all = await readAlerts(alerts, want.length, [d2], 120_000);
+    const ids = all.map((x) => x.alertId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(want.map((x) => x.alertId).sort());
+    expect(all.filter((x) => x.rulesVersion === b.version).length).toBe(want.length - firstHalf);
+    // The restore dropped viewing_anomaly's state (off in B) and kept the rest.
+    const restored = d2.logs.filter((l) => l.includes('"msg":"task state restored"')).map((l) => JSON.parse(l) as { keys: number; droppedStates: number });
+    expect(restored.reduce((n, r) => n + r.keys, 0)).toBeGreaterThan(100);
+    expect(restored.reduce((n, r) => n + r.droppedStates, 0)).toBeGreaterThan(0);
+    expect(await d2.stop()).toBe(0);
+  }, 300_000);
+});

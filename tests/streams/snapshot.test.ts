@@ -1,0 +1,180 @@
+import { describe, expect, it } from 'vitest';
+import type { Alert } from '../../src/alerts/alert.js';
+import { defaultRules, parseRules } from '../../src/config/rules.js';
+import type { KeyKind } from '../../src/detectors/types.js';
+import { Pipeline } from '../../src/engine/pipeline.js';
+import { decodeEvent } from '../../src/events/decode.js';
+import type { FraudEvent } from '../../src/events/types.js';
+import { GeoipLiteLocator } from '../../src/geo/locator.js';
+import { generateLog } from '../../src/generate/generator.js';
+import {
+  decodeKeySnapshot,
+  decodeTaskRecord,
+  encodeKeySnapshot,
+  encodeTaskRecord,
+  parseStateKey,
+  RangeCursor,
+  stateKey,
+  toRanges,
+} from '../../src/streams/snapshot.js';
+import { login } from '../helpers.js';
+
+const locator = new GeoipLiteLocator();
+
+/** A generated log with duplicates, disorder and invalid lines, decoded. */
+function events(accounts: number, days: number): FraudEvent[] {
+  const out: FraudEvent[] = [];
+  for (const line of generateLog({ seed: 5, accounts, days }).lines) {
+    const r = decodeEvent(line);
+    if (r.ok) out.push(r.event);
+  }
+  return out;
+}
+
+function run(evs: readonly FraudEvent[], kind: KeyKind | undefined, rules = defaultRules()): Alert[] {
+  const alerts: Alert[] = [];
+  const p = new Pipeline<undefined>({ rules, locator, keyKind: kind, onAlert: (a) => alerts.push(a) });
+  for (const ev of evs) p.push(ev, 0, undefined);
+  p.flush();
+  return alerts;
+}
+
+/**
+ * Runs a task's pipeline and, every `every` events, "crashes" it: every key is snapshotted to
+ * bytes, a fresh pipeline restores them with the saved position, the events still buffered are
+ * pushed again and the released ids within the dedupe horizon remembered — what a restore from
+ * the changelog does. The alerts must be the uninterrupted run's, byte for byte.
+ */
+function runWithRestores(evs: readonly FraudEvent[], kind: KeyKind, every: number): { alerts: Alert[]; restores: number; keys: number } {
+  const rules = defaultRules();
+  const alerts: Alert[] = [];
+  const released: FraudEvent[] = [];
+  const make = () => {
+    const p = new Pipeline<FraudEvent>({ rules, locator, keyKind: kind, onAlert: (a) => alerts.push(a), onReleased: (ev) => released.push(ev) });
+    p.core.trackChanges();
+    return p;
+  };
+  let p = make();
+  let restores = 0;
+  let keys = 0;
+  // What the changelog would hold: the latest snapshot bytes per key, written from dirty keys only.
+  const changelog = new Map<string, Buffer | null>();
+  for (let i = 0; i < evs.length; i++) {
+    p.push(evs[i]!, 0, evs[i]!);
+    if (i % every !== every - 1) continue;
+    const changes = p.core.takeChanges();
+    for (const k of changes.removed[kind]) changelog.set(stateKey(kind, k), null);
+    for (const k of changes.dirty[kind]) {
+      const snap = p.core.snapshotKey(kind, k);
+      changelog.set(stateKey(kind, k), snap === undefined ? null : encodeKeySnapshot(snap));
+    }
+    const position = decodeTaskRecord(encodeTaskRecord({ committed: 0, processed: [], dedupeFrom: 0, position: p.position() })).position;
+    const buffered = [...p.bufferedTags()];
+    const next = make();
+    for (const [k, v] of changelog) {
+      if (v === null) continue;
+      const { kind: kk, key } = parseStateKey(k)!;
+      next.core.restoreKey(kk, key, decodeKeySnapshot(v));
+      keys++;
+    }
+    next.core.takeChanges();
+    next.restorePosition(position);
+    const horizon = position.lastTs - rules.dedupeHorizonMs;
+    for (const ev of released) if (ev.ts >= horizon) next.remember(ev.eventId, ev.ts);
+    for (const ev of buffered.sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1))) next.push(ev, 0, ev);
+    p = next;
+    restores++;
+  }
+  p.flush();
+  return { alerts, restores, keys };
+}
+
+describe('changelog snapshots and restore', () => {
+  const evs = events(120, 21);
+
+  it('splitting the engine by key kind gives the single engine\'s alerts', () => {
+    const all = run(evs, undefined).map((a) => JSON.stringify(a)).sort();
+    const split = [...run(evs, 'account'), ...run(evs, 'ip')].map((a) => JSON.stringify(a)).sort();
+    expect(all.length).toBeGreaterThan(5);
+    expect(split).toEqual(all);
+  });
+
+  it.each(['account', 'ip'] as const)('%s state survives a snapshot and restore every 2000 events, byte for byte', (kind) => {
+    const expected = run(evs, kind).map((a) => JSON.stringify(a));
+    const got = runWithRestores(evs, kind, 2000);
+    expect(got.restores).toBeGreaterThan(10);
+    expect(got.keys).toBeGreaterThan(100);
+    expect(got.alerts.map((a) => JSON.stringify(a))).toEqual(expected);
+  });
+
+  it('this test can fail: restoring without the saved state changes the alerts', () => {
+    const expected = run(evs, 'account').map((a) => a.alertId);
+    // Only the second half, as a task would see it if it restored nothing.
+    const half = evs.slice(Math.floor(evs.length / 2));
+    const firstHalfIds = new Set(run(evs.slice(0, Math.floor(evs.length / 2)), 'account').map((a) => a.alertId));
+    const secondHalf = run(half, 'account').map((a) => a.alertId);
+    expect([...firstHalfIds, ...secondHalf].sort()).not.toEqual([...expected].sort());
+  });
+
+  it('a detector with another stateVersion, or unknown, or now off, starts empty for the key; the rest is restored', () => {
+    const rules = defaultRules();
+    const p = new Pipeline<undefined>({ rules, locator, keyKind: 'account', onAlert: () => undefined });
+    for (let i = 0; i < 12; i++) {
+      const r = decodeEvent(JSON.stringify(login('acc-v', i * 10_000, '198.51.100.7', false)));
+      if (!r.ok) throw new Error(r.message);
+      p.push(r.event, 0, undefined);
+    }
+    p.flush();
+    const snap = p.core.snapshotKey('account', 'acc-v')!;
+    expect(Object.keys(snap.detectors)).toContain('brute_force');
+    expect(snap.cooldown?.brute_force).toBeDefined();
+    const bf = snap.detectors.brute_force!;
+    const tampered = decodeKeySnapshot(
+      JSON.stringify({ ...snap, detectors: { ...snap.detectors, brute_force: { v: bf.v + 1, s: bf.s }, retired_detector: { v: 1, s: { x: 1 } } } }),
+    );
+
+    const q = new Pipeline<undefined>({ rules, locator, keyKind: 'account', onAlert: () => undefined });
+    const outcome = q.core.restoreKey('account', 'acc-v', tampered);
+    expect(outcome.dropped).toEqual(
+      expect.arrayContaining([
+        { id: 'brute_force', why: 'version' },
+        { id: 'retired_detector', why: 'unknown' },
+      ]),
+    );
+    expect(outcome.restored).toBe(Object.keys(snap.detectors).length - 1);
+    const restored = q.core.snapshotKey('account', 'acc-v')!;
+    expect(restored.detectors.brute_force).toBeUndefined();
+    expect(restored.detectors.login_rate_anomaly).toEqual(snap.detectors.login_rate_anomaly);
+    // Cooldown is rules bookkeeping, not detector state: kept while the detector exists.
+    expect(restored.cooldown?.brute_force).toEqual(snap.cooldown?.brute_force);
+
+    // Rules with the detector switched off: its state is not restored.
+    const off = parseRules('detectors:\n  brute_force:\n    enabled: false\n', 'off.yaml');
+    const r = new Pipeline<undefined>({ rules: off, locator, keyKind: 'account', onAlert: () => undefined });
+    const o2 = r.core.restoreKey('account', 'acc-v', decodeKeySnapshot(encodeKeySnapshot(snap)));
+    expect(o2.dropped).toContainEqual({ id: 'brute_force', why: 'unknown' });
+  });
+
+  it('a corrupt snapshot or task record is an FW_INTERNAL error the restore can log and skip', () => {
+    for (const bad of ['{', '[]', '{"v":2,"lastTs":1,"detectors":{}}', '{"v":1,"lastTs":"x","detectors":{}}', '{"v":1,"lastTs":1,"detectors":{"a":5}}', '{"v":1,"lastTs":1,"detectors":{},"cooldown":{"a":[1]}}']) {
+      expect(() => decodeKeySnapshot(bad), bad).toThrow(expect.objectContaining({ code: 'FW_INTERNAL' }));
+    }
+    expect(() => decodeTaskRecord('{"v":1,"committed":-1}')).toThrow(expect.objectContaining({ code: 'FW_INTERNAL' }));
+    expect(() => decodeTaskRecord('{"v":99}')).toThrow(/unknown task record version/);
+  });
+
+  it('task records keep ±Infinity positions and offset ranges', () => {
+    const fresh = new Pipeline<undefined>({ rules: defaultRules(), locator, onAlert: () => undefined });
+    fresh.addSource(3);
+    const rec = decodeTaskRecord(encodeTaskRecord({ committed: 7, processed: toRanges([9, 10, 11, 14]), dedupeFrom: 2, position: fresh.position() }));
+    expect(rec.position.lastTs).toBe(Number.NEGATIVE_INFINITY);
+    expect(rec.position.sources).toEqual([[3, Number.NEGATIVE_INFINITY]]);
+    expect(rec.processed).toEqual([9, 12, 14, 15]);
+    const c = new RangeCursor(rec.processed);
+    expect([8, 9, 10, 11, 12, 13, 14, 15].map((o) => c.has(o))).toEqual([false, true, true, true, false, false, true, false]);
+    expect(c.end).toBe(15);
+    expect(stateKey('ip', '203.0.113.0/24')).toBe('i:203.0.113.0/24');
+    expect(parseStateKey('a:acc:1')).toEqual({ kind: 'account', key: 'acc:1' });
+    expect(parseStateKey('__task__')).toBeUndefined();
+  });
+});
