@@ -1,6 +1,6 @@
 import { toAlert, type Alert } from '../alerts/alert.js';
 import type { DetectorRule, Rules } from '../config/rules.js';
-import { DETECTOR_INDEX } from '../detectors/registry.js';
+import { DETECTOR_IDS, DETECTOR_INDEX } from '../detectors/registry.js';
 import { SEVERITY_RANK, type EventContext, type Finding, type KeyKind } from '../detectors/types.js';
 import type { FraudEvent } from '../events/types.js';
 import type { GeoLocator, GeoPoint } from '../geo/locator.js';
@@ -19,6 +19,14 @@ export interface KeyRecord {
   /** Cooldown bookkeeping by registry index: time and severity rank of the last alert. */
   coolTs?: (number | undefined)[];
   coolRank?: number[];
+}
+
+/**
+ * A key's detector slots, sized exactly: an empty array grown by index reserves 17 slots or
+ * more, and this record exists for every tracked account.
+ */
+function newStates(): unknown[] {
+  return new Array<unknown>(DETECTOR_IDS.length);
 }
 
 /** How often (event time) the stores are swept for expired keys. */
@@ -187,13 +195,16 @@ export class Engine {
     const store = this.stores[rule.detector.keyKind];
     let rec = store.get(key);
     if (rec === undefined) {
-      rec = { lastTs: ev.ts, states: [] };
+      rec = { lastTs: ev.ts, states: newStates() };
       store.set(key, rec);
     } else if (ev.ts > rec.lastTs) {
       rec.lastTs = ev.ts;
     }
     const slot = DETECTOR_INDEX[rule.id]!;
-    rec.states[slot] = rule.detector.onEvent(ev, rec.states[slot], this.ctx, this.emit, key);
+    const prev = rec.states[slot];
+    const next = rule.detector.onEvent(ev, prev, this.ctx, this.emit, key);
+    // Writing `undefined` into an empty slot would still grow the array's backing store.
+    if (next !== prev) rec.states[slot] = next;
     if (this.changes !== undefined) this.changes.dirty[rule.detector.keyKind].add(key);
   }
 
@@ -211,7 +222,7 @@ export class Engine {
     const store = this.stores[kind];
     let rec = store.get(finding.key);
     if (rec === undefined) {
-      rec = { lastTs: ev.ts, states: [] };
+      rec = { lastTs: ev.ts, states: newStates() };
       store.set(finding.key, rec);
     }
     // Cooldown: one alert per detector and key per period, unless the severity escalates
@@ -326,7 +337,7 @@ export class Engine {
    * change must never crash a restore, and a state of another shape must never reach a detector.
    */
   restoreKey(kind: KeyKind, key: string, snap: KeySnapshot): RestoreOutcome {
-    const rec: KeyRecord = { lastTs: snap.lastTs, states: [] };
+    const rec: KeyRecord = { lastTs: snap.lastTs, states: newStates() };
     const dropped: { id: string; why: 'unknown' | 'version' }[] = [];
     let restored = 0;
     for (const [id, entry] of Object.entries(snap.detectors)) {
