@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Server } from 'node:http';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Alert } from '../alerts/alert.js';
 import type { Rules } from '../config/rules.js';
@@ -11,6 +11,7 @@ import type { FraudEvent } from '../events/types.js';
 import { FraudwatchError, formatRulesIssue, RulesError } from '../errors.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { createKafka, defaultPartitioner } from '../kafka/client.js';
+import { deadLetterMessage } from '../kafka/deadLetter.js';
 import { rulesFromFlag } from '../cli/rulesFlag.js';
 import { describeConfig, type DaemonConfig } from './config.js';
 import { startHttp } from './http.js';
@@ -31,15 +32,7 @@ interface Outgoing {
   readonly receivedAt?: number;
 }
 
-/** Headers of a dead letter; the names are a contract with whoever drains the dead-letter topic. */
-export const DLQ_HEADERS = {
-  code: 'fw-error-code',
-  reason: 'fw-error-reason',
-  message: 'fw-error-message',
-  topic: 'fw-source-topic',
-  partition: 'fw-source-partition',
-  offset: 'fw-source-offset',
-} as const;
+export { DLQ_HEADERS } from '../kafka/deadLetter.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 /** Per produce request: well under the broker's default 1 MB message batch limit. */
@@ -271,7 +264,7 @@ export class Daemon {
       if (result.ok) this.pipeline.push(result.event, partition, { partition, offset, receivedAt });
       else {
         this.pipeline.offer(result, partition, { partition, offset, receivedAt });
-        this.outbox.push({ topic: this.config.dlqTopic, message: this.deadLetter(m, partition, offset, result.reason, result.message) });
+        this.outbox.push({ topic: this.config.dlqTopic, message: deadLetterMessage(m, { topic: this.config.inputTopic, partition, offset }, result.reason, result.message) });
       }
       next = offset + 1;
       this.consumed.set(partition, next);
@@ -383,22 +376,6 @@ export class Daemon {
       message: { key: alert.accountId ?? alert.ip ?? null, value, headers: { 'fw-detector': alert.detector, 'fw-severity': alert.severity } },
       receivedAt: tag.receivedAt,
     });
-  }
-
-  private deadLetter(m: { key: Buffer | null; value: Buffer | null; headers?: IHeaders }, partition: number, offset: number, reason: string, message: string): Message {
-    return {
-      key: m.key,
-      value: m.value,
-      headers: {
-        ...(m.headers ?? {}),
-        [DLQ_HEADERS.code]: 'FW_INPUT_INVALID',
-        [DLQ_HEADERS.reason]: reason,
-        [DLQ_HEADERS.message]: message.slice(0, 500),
-        [DLQ_HEADERS.topic]: this.config.inputTopic,
-        [DLQ_HEADERS.partition]: String(partition),
-        [DLQ_HEADERS.offset]: String(offset),
-      },
-    };
   }
 
   // ---- rules hot reload ----------------------------------------------------------------

@@ -1,6 +1,6 @@
-import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+import type { KafkaMessage, Message } from 'kafkajs';
 import type { Rules } from '../config/rules.js';
-import { DLQ_HEADERS } from '../daemon/daemon.js';
+import { deadLetterMessage } from '../kafka/deadLetter.js';
 import type { Stats } from '../engine/stats.js';
 import { decodeEvent } from '../events/decode.js';
 import type { FraudEvent } from '../events/types.js';
@@ -58,14 +58,14 @@ export function repartitionBatch(
       stats.countInvalid('bad_value');
       out.push({
         topic: dlqTopic,
-        message: deadLetter({ ...m, value: m.value.subarray(0, MAX_EVENT_BYTES) }, topology.input, partition, 'bad_value', `record of ${m.value.length} bytes is larger than ${MAX_EVENT_BYTES}; value truncated`),
+        message: deadLetterMessage({ ...m, value: m.value.subarray(0, MAX_EVENT_BYTES) }, { topic: topology.input, partition, offset: m.offset }, 'bad_value', `record of ${m.value.length} bytes is larger than ${MAX_EVENT_BYTES}; value truncated`),
       });
       continue;
     }
     const result = decodeEvent(m.value === null ? '' : m.value.toString('utf8'));
     if (!result.ok) {
       stats.countInvalid(result.reason);
-      out.push({ topic: dlqTopic, message: deadLetter(m, topology.input, partition, result.reason, result.message) });
+      out.push({ topic: dlqTopic, message: deadLetterMessage(m, { topic: topology.input, partition, offset: m.offset }, result.reason, result.message) });
       continue;
     }
     const ev = result.event;
@@ -90,19 +90,3 @@ export function repartitionBatch(
   return out;
 }
 
-/** The at-least-once daemon's dead-letter format, unchanged: the original bytes, key and headers, plus why. */
-function deadLetter(m: { key: Buffer | null; value: Buffer | null; headers?: IHeaders; offset: string }, topic: string, partition: number, reason: string, message: string): Message {
-  return {
-    key: m.key,
-    value: m.value,
-    headers: {
-      ...(m.headers ?? {}),
-      [DLQ_HEADERS.code]: 'FW_INPUT_INVALID',
-      [DLQ_HEADERS.reason]: reason,
-      [DLQ_HEADERS.message]: message.slice(0, 500),
-      [DLQ_HEADERS.topic]: topic,
-      [DLQ_HEADERS.partition]: String(partition),
-      [DLQ_HEADERS.offset]: m.offset,
-    },
-  };
-}
