@@ -28,7 +28,7 @@ export interface DaemonConfig {
   readonly topicReplication: number;
   readonly sasl: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string } | undefined;
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized: boolean } | undefined;
-  /** at_least_once: the issue-3 daemon; exactly_once: transactions, changelog-backed state, scale-out (src/streams). */
+  /** at_least_once: the default daemon (src/daemon); exactly_once: transactions, changelog-backed state, scale-out (src/streams). */
   readonly processing: 'at_least_once' | 'exactly_once';
   /** Consumer group session timeout of the exactly-once runner: how long a dead instance keeps its partitions. */
   readonly sessionTimeoutMs: number;
