@@ -82,6 +82,9 @@ export const loginRateAnomaly = defineDetector({
   keyKind: 'account',
   defaultSeverity: 'medium',
   description: "An account's login attempts (or failures) in a window far above its own baseline (robust z-score).",
+  // A slow attack stays above the account's baseline for most of a day: one alert per six
+  // hours, not one per global cooldown (30 min), keeps it to a few alerts per episode.
+  defaultCooldown: '6h',
   options,
   create(o): Detector<State> {
     const windowMs = parseDuration(o.window);
