@@ -10,20 +10,9 @@ import { alertNetMatches, parseNet } from '../src/backtest/net.js';
 import { scoreAlerts } from '../src/backtest/score.js';
 import { FraudwatchError } from '../src/errors.js';
 import { generateLog, generateToDir } from '../src/generate/generator.js';
+import { DETECTOR_IDS } from '../src/detectors/registry.js';
 import { at, byTime, HOUR, login, MIN, only, run } from './helpers.js';
 
-const DETECTORS = [
-  'impossible_travel',
-  'geo_surge',
-  'brute_force',
-  'credential_stuffing',
-  'unfamiliar_location',
-  'login_rate_anomaly',
-  'concurrent_streams',
-  'account_sharing',
-  'viewing_anomaly',
-  'account_takeover',
-];
 
 /** A hand-made alert: only the fields the scorer and the diff read matter. */
 function alert(detector: string, key: { accountId: string } | { ip: string }, ts: string, trigger = `ev-${detector}-${ts}`): Alert {
@@ -169,7 +158,7 @@ describe('scoring: precision and recall', () => {
     expect(of('impossible_travel')).toMatchObject({ incidents: 0, detected: 0, recall: null, alerts: 1, matched: 1, precision: 1 });
     expect(of('geo_surge')).toMatchObject({ incidents: 0, recall: null, alerts: 0, precision: null });
     expect(score.overall).toMatchObject({ incidents: 3, detected: 2, recall: 2 / 3, alerts: 5, matched: 4, precision: 4 / 5, trapViolations: 1 });
-    expect(score.perDetector.map((s) => s.detector)).toEqual(DETECTORS);
+    expect(score.perDetector.map((s) => s.detector)).toEqual(DETECTOR_IDS);
   });
 
   it('lists the missed incident with the other detectors that did fire on it', () => {
@@ -401,7 +390,7 @@ describe('fraudwatch backtest (CLI, built)', () => {
     const scoreTable = section('Detection against labels');
     expect(alertsTable.split('\n')[1]).toMatch(/^ {2}detector\s+alerts\s+keys\s+per 10k\s+cooldown\s+allowlist\s+shadow$/);
     expect(scoreTable.split('\n')[1]).toMatch(/^ {2}detector\s+incidents\s+detected\s+recall\s+alerts\s+matched\s+precision\s+trap alerts$/);
-    for (const d of DETECTORS) {
+    for (const d of DETECTOR_IDS) {
       expect(alertsTable).toMatch(new RegExp(`^ {2}${d} +\\d+ +\\d+ +\\d+\\.\\d\\d +\\d+ +\\d+ +\\d+$`, 'm'));
       expect(scoreTable).toMatch(new RegExp(`^ {2}${d} +\\d+ +\\d+ +(\\d+\\.\\d%|n/a) +\\d+ +\\d+ +(\\d+\\.\\d%|n/a) +\\d+$`, 'm'));
     }

@@ -8,20 +8,9 @@ import { analyse, type Backtest } from '../src/backtest/analyse.js';
 import { parseLabels } from '../src/backtest/labels.js';
 import { renderReport } from '../src/backtest/report.js';
 import { runBacktest } from '../src/backtest/run.js';
+import { DETECTOR_IDS } from '../src/detectors/registry.js';
 import { at, byTime, DAY, HOUR, login, MIN, rules, testLocator, type RawEvent } from './helpers.js';
 
-const DETECTORS = [
-  'impossible_travel',
-  'geo_surge',
-  'brute_force',
-  'credential_stuffing',
-  'unfamiliar_location',
-  'login_rate_anomaly',
-  'concurrent_streams',
-  'account_sharing',
-  'viewing_anomaly',
-  'account_takeover',
-];
 
 /** Data that would run as script if the report forgot to escape it. */
 const HOSTILE = `acct-<script>document.title='pwned'</script>&"x"`;
@@ -253,9 +242,9 @@ describe.runIf(chromium !== undefined || requireChromium)('backtest report (rend
   it('has the terminal tables, the top keys and both rule sets', () => {
     const summary = section(dom, 'summary');
     expect(count(summary, '<table class="data stats-table"')).toBe(2);
-    for (const d of [...DETECTORS, 'total']) expect(count(summary, `<td>${d}</td>`)).toBe(2);
+    for (const d of [...DETECTOR_IDS, 'total']) expect(count(summary, `<td>${d}</td>`)).toBe(2);
     const scores = section(dom, 'scores');
-    for (const d of [...DETECTORS, 'overall (micro)']) expect(count(scores, `<td>${d}</td>`)).toBe(2);
+    for (const d of [...DETECTOR_IDS, 'overall (micro)']) expect(count(scores, `<td>${d}</td>`)).toBe(2);
     const classes = section(dom, 'classes');
     // burst: in A's and B's class tables and in the change table.
     expect(count(classes, '<td>burst</td>')).toBe(3);

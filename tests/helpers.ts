@@ -5,6 +5,7 @@
 import { stringify } from 'yaml';
 import type { Alert } from '../src/alerts/alert.js';
 import { parseRules, type Rules } from '../src/config/rules.js';
+import { DETECTOR_IDS } from '../src/detectors/registry.js';
 import { Pipeline } from '../src/engine/pipeline.js';
 import type { Stats } from '../src/engine/stats.js';
 import { decodeValue } from '../src/events/decode.js';
@@ -98,9 +99,8 @@ export function rules(config: Record<string, unknown> = {}): Rules {
 
 /** Rules with only the named detectors enabled, so a test sees one detector's alerts alone. */
 export function only(detectorIds: string[], detectorConfig: Record<string, Record<string, unknown>> = {}, top: Record<string, unknown> = {}): Rules {
-  const all = ['impossible_travel', 'geo_surge', 'brute_force', 'credential_stuffing', 'unfamiliar_location', 'login_rate_anomaly', 'concurrent_streams', 'account_sharing', 'viewing_anomaly', 'account_takeover'];
   const detectors: Record<string, Record<string, unknown>> = {};
-  for (const d of all) detectors[d] = { enabled: detectorIds.includes(d), ...(detectorConfig[d] ?? {}) };
+  for (const d of DETECTOR_IDS) detectors[d] = { enabled: detectorIds.includes(d), ...(detectorConfig[d] ?? {}) };
   return rules({ ...top, detectors });
 }
 
