@@ -191,6 +191,8 @@ export class Pipeline<T = undefined> {
   restorePosition(p: PipelinePosition): void {
     this.lastTs = p.lastTs;
     this.lastId = p.lastId;
+    // The dedupe's generations follow the released clock; rebuilt ids (remember) are filed under it.
+    this.dedupe.expire(p.lastTs);
     for (const [source, maxTs] of p.sources) {
       const clock = this.sources.get(source);
       if (clock === undefined) this.sources.set(source, { maxTs, idle: false });
@@ -221,6 +223,14 @@ export class Pipeline<T = undefined> {
    */
   remember(eventId: string, ts: number): void {
     this.dedupe.isDuplicate(eventId, ts);
+  }
+
+  /**
+   * The earliest event time the dedupe still remembers: a restore must re-read every event
+   * released with a ts at or after it to rebuild the dedupe exactly.
+   */
+  dedupeHorizonStart(): number {
+    return this.dedupe.horizonStart(this.lastTs);
   }
 
   private release(ev: FraudEvent, tag: T): void {

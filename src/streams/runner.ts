@@ -497,7 +497,7 @@ export class StreamsRunner {
   private async commitState(t: Task): Promise<void> {
     const s = t.state;
     if (s === undefined || t.closed || !t.ready || !s.hasWork()) return;
-    const c = s.prepareCommit({ topic: t.topic, partition: t.partition }, this.rules.dedupeHorizonMs);
+    const c = s.prepareCommit({ topic: t.topic, partition: t.partition });
     await t.producer.commit(c.records, c.offsets);
     c.done();
     t.committed = s.committed;

@@ -281,7 +281,7 @@ export class StateTask {
   }
 
   /** Builds the transaction for everything scored so far. Nothing changes until `done()`. */
-  prepareCommit(groupTopicPartition: { topic: string; partition: number }, dedupeHorizonMs: number): TaskCommit {
+  prepareCommit(groupTopicPartition: { topic: string; partition: number }): TaskCommit {
     const engine = this.pipeline.core;
     const changes = engine.takeChanges();
     const kind = this.o.kind;
@@ -305,10 +305,10 @@ export class StateTask {
     const above = this.releasedAbove.filter((o) => o >= committed).sort((a, b) => a - b);
     const position = this.pipeline.position();
 
-    // The dedupe must remember ids released within the horizon; every one of them was released
-    // after the newest commit whose last released time is older than the horizon, so it sits
+    // The dedupe remembers ids with a ts at or after its horizon start; every such event was
+    // released after the newest commit whose last released time is older than that, so it sits
     // at or above that commit's offset.
-    const horizonStart = position.lastTs - dedupeHorizonMs;
+    const horizonStart = this.pipeline.dedupeHorizonStart();
     let dedupeFrom = this.dedupeFrom;
     let keepFrom = 0;
     for (let i = 0; i < this.history.length; i++) {
