@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEvent, parseIsoWithZone } from '../src/events/decode.js';
+import { isIP } from 'node:net';
+import { decodeEvent, isDottedQuad, parseIsoWithZone } from '../src/events/decode.js';
 
 const ok = (o: Record<string, unknown>) => decodeEvent(JSON.stringify(o));
 const base = { eventId: 'e1', type: 'login', ts: '2026-03-02T08:00:00Z', accountId: 'a1', ip: '198.51.100.1', success: true };
@@ -71,4 +72,22 @@ describe('ISO-8601 parsing', () => {
     'rejects %s',
     (s) => expect(parseIsoWithZone(s)).toBeNaN(),
   );
+});
+
+describe('IPv4 fast path', () => {
+  it('accepts exactly what node:net isIP accepts as IPv4', () => {
+    const fixed = [
+      '0.0.0.0', '255.255.255.255', '1.2.3.4', '10.0.0.1', '256.1.1.1', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.02.3.4', '1.2.3.04',
+      '1..3.4', '.1.2.3', '1.2.3.', '1.2.3.4 ', ' 1.2.3.4', '1.2.3.-4', '1.2.3.4a', '1234.1.1.1', '::1', '::ffff:1.2.3.4', '', '1.2.3.255', '300.300.300.300',
+    ];
+    // Random strings over the characters that matter, biased towards near-misses.
+    let seed = 11;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const alphabet = '0123456789....:a ';
+    const random = Array.from({ length: 20_000 }, () => Array.from({ length: 7 + rnd(9) }, () => alphabet[rnd(alphabet.length)]).join(''));
+    const octet = () => String(rnd(300));
+    const quads = Array.from({ length: 5_000 }, () => [octet(), octet(), octet(), octet()].join('.'));
+    for (const s of [...fixed, ...random, ...quads]) expect(isDottedQuad(s), s).toBe(isIP(s) === 4);
+    expect(quads.filter((q) => isIP(q) === 4).length).toBeGreaterThan(1000);
+  });
 });

@@ -76,6 +76,13 @@ export interface EngineClock {
   readonly nextSweep: number;
 }
 
+/** What a sweep checks per detector of a kind, computed once per rules change. */
+interface SweepRule {
+  readonly slot: number;
+  readonly retentionMs: number;
+  readonly cooldownMs: number;
+}
+
 class Context implements EventContext {
   geo: GeoPoint | null = null;
   readonly findings: Finding[] = [];
@@ -91,6 +98,17 @@ export class Engine {
   private rules: Rules;
   /** The rules' detectors, restricted to `options.keyKind` when given. */
   private detectors: readonly DetectorRule[];
+  /** Registry slot of each of `detectors` (a string-keyed lookup per detector and event is measurable). */
+  private slots: readonly number[] = [];
+  private sweepRules: Record<KeyKind, readonly SweepRule[]> = { account: [], ip: [] };
+  /** Per kind, the shortest detector retention: a key idle for less keeps all its states. */
+  private minRetention: Record<KeyKind, number> = { account: 0, ip: 0 };
+  /**
+   * The record last looked up per kind during the current event. Most of a kind's detectors key
+   * an event by the same string (its accountId), so one map lookup serves them all.
+   */
+  private memoKey: Record<KeyKind, string | undefined> = { account: undefined, ip: undefined };
+  private memoRec: Record<KeyKind, KeyRecord | undefined> = { account: undefined, ip: undefined };
   /** Set by `trackChanges()`; undefined (no cost) in replay and the at-least-once daemon. */
   private changes: KeyChanges | undefined;
   private readonly stores: Record<KeyKind, Map<string, KeyRecord>> = { account: new Map(), ip: new Map() };
@@ -128,6 +146,7 @@ export class Engine {
     this.detectors = this.selectDetectors(rules);
     this.ctx = new Context(locator);
     this.retention = this.computeRetention(rules);
+    this.planSweeps(rules);
   }
 
   get rulesVersion(): string {
@@ -143,11 +162,42 @@ export class Engine {
     this.rules = rules;
     this.detectors = this.selectDetectors(rules);
     this.retention = this.computeRetention(rules);
+    this.planSweeps(rules);
   }
 
   private selectDetectors(rules: Rules): readonly DetectorRule[] {
     const kind = this.options.keyKind;
-    return kind === undefined ? rules.detectors : rules.detectors.filter((r) => r.detector.keyKind === kind);
+    const selected = kind === undefined ? rules.detectors : rules.detectors.filter((r) => r.detector.keyKind === kind);
+    this.slots = selected.map((r) => DETECTOR_INDEX[r.id]!);
+    return selected;
+  }
+
+  private planSweeps(rules: Rules): void {
+    for (const kind of ['account', 'ip'] as const) {
+      const plan = rules.detectors
+        .filter((r) => r.detector.keyKind === kind)
+        .map((r) => ({ slot: DETECTOR_INDEX[r.id]!, retentionMs: r.detector.retentionMs, cooldownMs: r.cooldownMs }));
+      this.sweepRules[kind] = plan;
+      this.minRetention[kind] = plan.reduce((m, r) => Math.min(m, r.retentionMs), Number.POSITIVE_INFINITY);
+    }
+  }
+
+  /** The key's record (created when new), its latest event time moved on to `ts`. */
+  private recordOf(kind: KeyKind, key: string, ts: number): KeyRecord {
+    let rec: KeyRecord | undefined;
+    if (this.memoKey[kind] === key) rec = this.memoRec[kind]!;
+    else {
+      const store = this.stores[kind];
+      rec = store.get(key);
+      if (rec === undefined) {
+        rec = { lastTs: ts, states: newStates() };
+        store.set(key, rec);
+      }
+      this.memoKey[kind] = key;
+      this.memoRec[kind] = rec;
+    }
+    if (ts > rec.lastTs) rec.lastTs = ts;
+    return rec;
   }
 
   /** Number of keys held, per kind (for metrics and the memory benchmark). */
@@ -167,20 +217,24 @@ export class Engine {
         this.nextSweep = ev.ts + SWEEP_INTERVAL_MS;
       }
     }
+    // The memo lives for one event: a sweep or a restore between events may drop the record.
+    this.memoKey.account = this.memoKey.ip = undefined;
+    this.memoRec.account = this.memoRec.ip = undefined;
     const ctx = this.ctx;
     ctx.geo = ev.ip === undefined ? null : this.locator.lookup(ev.ip);
     ctx.findings.length = 0;
     this.currentEvent = ev;
 
     const detectors = this.detectors;
+    const slots = this.slots;
     for (let i = 0; i < detectors.length; i++) {
       const rule = detectors[i]!;
       const det = rule.detector;
       const keys = det.keyOf(ev);
       if (keys === undefined) continue;
       this.current = rule;
-      if (typeof keys === 'string') this.score(rule, keys, ev);
-      else for (let k = 0; k < keys.length; k++) this.score(rule, keys[k]!, ev);
+      if (typeof keys === 'string') this.score(rule, slots[i]!, keys, ev);
+      else for (let k = 0; k < keys.length; k++) this.score(rule, slots[i]!, keys[k]!, ev);
     }
     this.current = undefined;
     this.currentEvent = undefined;
@@ -191,16 +245,8 @@ export class Engine {
     }
   }
 
-  private score(rule: DetectorRule, key: string, ev: FraudEvent): void {
-    const store = this.stores[rule.detector.keyKind];
-    let rec = store.get(key);
-    if (rec === undefined) {
-      rec = { lastTs: ev.ts, states: newStates() };
-      store.set(key, rec);
-    } else if (ev.ts > rec.lastTs) {
-      rec.lastTs = ev.ts;
-    }
-    const slot = DETECTOR_INDEX[rule.id]!;
+  private score(rule: DetectorRule, slot: number, key: string, ev: FraudEvent): void {
+    const rec = this.recordOf(rule.detector.keyKind, key, ev.ts);
     const prev = rec.states[slot];
     const next = rule.detector.onEvent(ev, prev, this.ctx, this.emit, key);
     // Writing `undefined` into an empty slot would still grow the array's backing store.
@@ -219,6 +265,7 @@ export class Engine {
     const severity = finding.severity ?? rule.severity;
     const rank = SEVERITY_RANK[severity];
     const slot = DETECTOR_INDEX[rule.id]!;
+    // Not recordOf: a finding about a key the event did not touch must not move its lastTs.
     const store = this.stores[kind];
     let rec = store.get(finding.key);
     if (rec === undefined) {
@@ -269,7 +316,8 @@ export class Engine {
     for (const kind of ['account', 'ip'] as const) {
       const cutoff = now - this.retention[kind];
       const store = this.stores[kind];
-      const rules = this.rules.detectors.filter((r) => r.detector.keyKind === kind);
+      const rules = this.sweepRules[kind];
+      const minRetention = this.minRetention[kind];
       const changes = this.changes;
       for (const [key, rec] of store) {
         if (rec.lastTs < cutoff) {
@@ -281,15 +329,18 @@ export class Engine {
           continue;
         }
         const idle = now - rec.lastTs;
-        for (const rule of rules) {
-          const slot = DETECTOR_INDEX[rule.id]!;
-          if (rec.states[slot] !== undefined && idle > rule.detector.retentionMs) {
+        const coolTs = rec.coolTs;
+        // A key active within the shortest retention keeps every state: only cooldowns can lapse.
+        if (idle <= minRetention && coolTs === undefined) continue;
+        for (let i = 0; i < rules.length; i++) {
+          const { slot, retentionMs, cooldownMs } = rules[i]!;
+          if (idle > retentionMs && rec.states[slot] !== undefined) {
             rec.states[slot] = undefined;
             // The changelog must forget it too, or a restore would bring back state the live engine dropped.
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
-          if (rec.coolTs?.[slot] !== undefined && now - rec.coolTs[slot]! >= rule.cooldownMs) {
-            rec.coolTs[slot] = undefined;
+          if (coolTs !== undefined && coolTs[slot] !== undefined && now - coolTs[slot]! >= cooldownMs) {
+            coolTs[slot] = undefined;
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
         }

@@ -28,14 +28,18 @@ export class ReorderBuffer<T = undefined> {
 
   push(event: FraudEvent, tag: T): void {
     const heap = this.heap;
-    heap.push({ event, tag, seq: this.seq++ });
-    let i = heap.length - 1;
+    const entry: Entry<T> = { event, tag, seq: this.seq++ };
+    // Sift up by moving parents down into the hole, then place the entry once.
+    let i = heap.length;
+    heap.push(entry);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      const p = heap[parent]!;
+      if (!before(entry, p)) break;
+      heap[i] = p;
       i = parent;
     }
+    heap[i] = entry;
   }
 
   /** The earliest buffered event's time, or +Infinity when empty. */
@@ -48,19 +52,21 @@ export class ReorderBuffer<T = undefined> {
     if (heap.length === 0) return undefined;
     const top = heap[0]!;
     const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
+    const n = heap.length;
+    if (n > 0) {
+      // Sift the last entry down from the root through the hole.
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= n) break;
         const r = l + 1;
-        let m = i;
-        if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
-        if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-        i = m;
+        const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
+        const child = heap[c]!;
+        if (!before(child, last)) break;
+        heap[i] = child;
+        i = c;
       }
+      heap[i] = last;
     }
     return top;
   }

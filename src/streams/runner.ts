@@ -367,7 +367,7 @@ export class StreamsRunner {
           start = s;
           t.committed = t.state.committed;
           restoredKeys += summary.keys;
-          if (summary.keys > 0 || summary.corrupt > 0 || summary.droppedStates > 0) this.log.info({ task: t.id, ...summary, committed: t.committed, start }, 'task state restored');
+          this.log.info({ task: t.id, ...summary, committed: t.committed, start }, 'task state restored');
         } else if (c !== undefined) {
           start = c;
           t.committed = c;
