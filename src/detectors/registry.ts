@@ -6,7 +6,7 @@ import { credentialStuffing } from './credentialStuffing.js';
 import { geoSurge } from './geoSurge.js';
 import { impossibleTravel } from './impossibleTravel.js';
 import { loginRateAnomaly } from './loginRateAnomaly.js';
-import type { DetectorSpec } from './types.js';
+import type { DetectorSpec, KeyKind } from './types.js';
 import { unfamiliarLocation } from './unfamiliarLocation.js';
 import { viewingAnomaly } from './viewingAnomaly.js';
 
@@ -28,9 +28,19 @@ export const DETECTORS: readonly DetectorSpec[] = Object.freeze([
   accountTakeover,
 ] as unknown as DetectorSpec[]);
 
-/** Stable slot of each detector in a key's state record. */
+/**
+ * Slot of each detector in the state record of its key kind: detectors of one kind are numbered
+ * from 0, so an account record has no slot for IP detectors and an IP record only the one or
+ * two it needs (there is a record per tracked account: every slot is 8 bytes times millions).
+ */
 export const DETECTOR_INDEX: Readonly<Record<string, number>> = Object.freeze(
-  Object.fromEntries(DETECTORS.map((d, i) => [d.id, i])),
+  Object.fromEntries(DETECTORS.map((d) => [d.id, DETECTORS.filter((o) => o.keyKind === d.keyKind).indexOf(d)])),
 );
+
+/** Number of state slots in a record of each key kind. */
+export const SLOTS_PER_KIND: Readonly<Record<KeyKind, number>> = Object.freeze({
+  account: DETECTORS.filter((d) => d.keyKind === 'account').length,
+  ip: DETECTORS.filter((d) => d.keyKind === 'ip').length,
+});
 
 export const DETECTOR_IDS: readonly string[] = Object.freeze(DETECTORS.map((d) => d.id));

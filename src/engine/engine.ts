@@ -1,6 +1,6 @@
 import { toAlert, type Alert } from '../alerts/alert.js';
 import type { DetectorRule, Rules } from '../config/rules.js';
-import { DETECTOR_IDS, DETECTOR_INDEX } from '../detectors/registry.js';
+import { DETECTOR_INDEX, SLOTS_PER_KIND } from '../detectors/registry.js';
 import { SEVERITY_RANK, type EventContext, type Finding, type KeyKind } from '../detectors/types.js';
 import type { FraudEvent } from '../events/types.js';
 import type { GeoLocator, GeoPoint } from '../geo/locator.js';
@@ -14,7 +14,7 @@ import { bump, type Stats } from './stats.js';
 export interface KeyRecord {
   /** Event time of the key's latest event: the key expires a retention period after it. */
   lastTs: number;
-  /** Detector states by registry index (sparse: most keys touch few detectors). */
+  /** Detector states by slot within the key kind (DETECTOR_INDEX; sparse: most keys touch few detectors). */
   states: unknown[];
   /** Cooldown bookkeeping by registry index: time and severity rank of the last alert. */
   coolTs?: (number | undefined)[];
@@ -22,11 +22,11 @@ export interface KeyRecord {
 }
 
 /**
- * A key's detector slots, sized exactly: an empty array grown by index reserves 17 slots or
- * more, and this record exists for every tracked account.
+ * A key's detector slots, sized exactly for its kind: an empty array grown by index reserves 17
+ * slots or more, and this record exists for every tracked account.
  */
-function newStates(): unknown[] {
-  return new Array<unknown>(DETECTOR_IDS.length);
+function newStates(kind: KeyKind): unknown[] {
+  return new Array<unknown>(SLOTS_PER_KIND[kind]);
 }
 
 /** How often (event time) the stores are swept for expired keys. */
@@ -190,7 +190,7 @@ export class Engine {
       const store = this.stores[kind];
       rec = store.get(key);
       if (rec === undefined) {
-        rec = { lastTs: ts, states: newStates() };
+        rec = { lastTs: ts, states: newStates(kind) };
         store.set(key, rec);
       }
       this.memoKey[kind] = key;
@@ -269,7 +269,7 @@ export class Engine {
     const store = this.stores[kind];
     let rec = store.get(finding.key);
     if (rec === undefined) {
-      rec = { lastTs: ev.ts, states: newStates() };
+      rec = { lastTs: ev.ts, states: newStates(kind) };
       store.set(finding.key, rec);
     }
     // Cooldown: one alert per detector and key per period, unless the severity escalates
@@ -388,7 +388,7 @@ export class Engine {
    * change must never crash a restore, and a state of another shape must never reach a detector.
    */
   restoreKey(kind: KeyKind, key: string, snap: KeySnapshot): RestoreOutcome {
-    const rec: KeyRecord = { lastTs: snap.lastTs, states: newStates() };
+    const rec: KeyRecord = { lastTs: snap.lastTs, states: newStates(kind) };
     const dropped: { id: string; why: 'unknown' | 'version' }[] = [];
     let restored = 0;
     for (const [id, entry] of Object.entries(snap.detectors)) {

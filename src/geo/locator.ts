@@ -29,14 +29,23 @@ const require = createRequire(import.meta.url);
 /** Radius used when the database gives coordinates but no accuracy; treated as coarse. */
 const UNKNOWN_ACCURACY_KM = 1000;
 
+/** Cached for addresses the database does not place (LRU cannot hold null or undefined). */
+const UNPLACED = Object.freeze({ unplaced: true });
+
 /**
  * geoip-lite behind a bounded LRU cache. A lookup is a binary search costing a few
  * microseconds; the same addresses recur constantly in a login stream (homes, NATs), so the
- * cache removes most of that cost. Misses (null) are cached too, wrapped so LRU can hold them.
+ * cache removes most of that cost.
+ *
+ * Points are interned: the database knows far fewer places than a busy stream has addresses,
+ * and detectors keep the points they are handed, so one object per place (not per address)
+ * keeps both the cache and the detectors' state small.
  */
 export class GeoipLiteLocator implements GeoLocator {
   private readonly geoip: GeoipLiteModule;
-  private readonly cache: LRUCache<string, { point: GeoPoint | null }>;
+  private readonly cache: LRUCache<string, GeoPoint | typeof UNPLACED>;
+  /** One point per distinct place; bounded by the database's own number of locations. */
+  private readonly places = new Map<string, GeoPoint>();
 
   constructor(cacheSize = 100_000) {
     // geoip-lite loads ~150 MB of data synchronously on first require: keep it out of module
@@ -47,9 +56,9 @@ export class GeoipLiteLocator implements GeoLocator {
 
   lookup(ip: string): GeoPoint | null {
     const hit = this.cache.get(ip);
-    if (hit !== undefined) return hit.point;
+    if (hit !== undefined) return hit === UNPLACED ? null : (hit as GeoPoint);
     const point = this.resolve(ip);
-    this.cache.set(ip, { point });
+    this.cache.set(ip, point ?? UNPLACED);
     return point;
   }
 
@@ -58,14 +67,16 @@ export class GeoipLiteLocator implements GeoLocator {
     if (!r || !r.country) return null;
     const [lat, lon] = r.ll;
     if (lat === null || lon === null) return null;
-    return Object.freeze({
-      country: r.country,
-      region: r.region ?? '',
-      city: r.city ?? '',
-      lat,
-      lon,
-      accuracyKm: typeof r.area === 'number' && r.area > 0 ? r.area : UNKNOWN_ACCURACY_KM,
-    });
+    const region = r.region ?? '';
+    const city = r.city ?? '';
+    const accuracyKm = typeof r.area === 'number' && r.area > 0 ? r.area : UNKNOWN_ACCURACY_KM;
+    const place = `${r.country}|${region}|${city}|${lat}|${lon}|${accuracyKm}`;
+    let point = this.places.get(place);
+    if (point === undefined) {
+      point = Object.freeze({ country: r.country, region, city, lat, lon, accuracyKm });
+      this.places.set(place, point);
+    }
+    return point;
   }
 }
 
