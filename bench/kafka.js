@@ -10,22 +10,22 @@ const THROUGHPUT_EVENTS = Number(process.env.BENCH_KAFKA_EVENTS ?? 200_000);
 const RATE = Number(process.env.BENCH_RATE ?? 5000);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
 
-function brokers() {
+export function brokers() {
   const given = process.env.FRAUDWATCH_BENCH_BROKERS ?? process.env.FRAUDWATCH_TEST_BROKERS;
   if (given) return given;
   execFileSync('bash', ['scripts/kafka-local.sh', 'start'], { env: { ...process.env, KAFKA_PORT: String(BENCH_PORT) }, stdio: 'ignore' });
   return `127.0.0.1:${BENCH_PORT}`;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const name = (p) => `${p}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const name = (p) => `${p}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
 async function committedTotal(admin, groupId, topic) {
   const r = await admin.fetchOffsets({ groupId, topics: [topic] });
   return r[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 }
 
-function spawnDaemon(env) {
+export function spawnDaemon(env) {
   const proc = spawn(process.execPath, ['bin/fraudwatch.js', 'run'], { env: { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout.on('data', (c) => (log += c));

@@ -5,6 +5,9 @@
 //   npm run bench                       everything (Kafka parts need a broker: FRAUDWATCH_BENCH_BROKERS,
 //                                       else the local one is started with scripts/kafka-local.sh)
 //   npm run bench -- --only replay      replay, per-detector and memory parts only
+//   npm run bench -- --only kafka       Kafka end to end only
+//   npm run bench -- --only scaling     exactly-once scale-out only: 1, 2 and 3 instances in one
+//                                       group on the same input (BENCH_SCALING_EVENTS, default 300000)
 //   BENCH_EVENTS=200000 npm run bench   a smaller log for a quick look
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +15,7 @@ import { cpus, totalmem } from 'node:os';
 import { DETECTOR_IDS } from '../dist/detectors/registry.js';
 import { generateToDir } from '../dist/generate/generator.js';
 import { kafkaBench } from './kafka.js';
+import { scalingBench } from './scaling.js';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : 'all';
@@ -87,6 +91,28 @@ if (only === 'all' || only === 'kafka') {
     table.push(['kafka, fraudwatch run (lateness 0)', `${fmt(k.daemon.eventsPerSec)} ev/s`, '', `${fmt((k.daemon.eventsPerSec / k.pipe.eventsPerSec) * 100)}% of the pipe`, 'target ≥ 70%']);
     for (const l of k.latency) {
       table.push([`latency at ${fmt(l.rate)} ev/s, lateness ${l.lateness}`, `p50 ${fmt(l.p50, 1)} ms`, `p99 ${fmt(l.p99, 1)} ms`, `${fmt(l.alerts)} alerts`, l.lateness === '0s' ? 'target p99 < 100 ms' : `beyond lateness p99 ${fmt(l.p99 - l.latenessMs, 1)} ms`]);
+    }
+  }
+}
+
+if (only === 'all' || only === 'scaling') {
+  const s = await scalingBench();
+  results.scaling = s;
+  if (s.skipped) table.push(['scaling (exactly-once)', 'skipped', s.skipped, '', '']);
+  else {
+    for (const r of s.runs) {
+      const label = `scaling, ${r.instances} instance${r.instances === 1 ? '' : 's'} (exactly-once)`;
+      if (r.error !== undefined) {
+        table.push([label, 'failed', r.error, '', '']);
+        continue;
+      }
+      const differ = r.sameAlertsAsOneInstance === false ? ' — NOT the alerts of one instance' : '';
+      const rss = r.peakRssMbPerInstance.every((mb) => mb !== null) ? `peak RSS ${r.peakRssMbPerInstance.map((mb) => fmt(mb)).join(' / ')} MB` : '';
+      table.push([label, `${fmt(r.eventsPerSec)} ev/s`, `${fmt(s.events)} events in ${fmt(r.ms / 1000, 1)} s, ${fmt(r.alerts)} alerts${differ}`, r.speedup === undefined ? '' : `x${fmt(r.speedup, 2)} of one instance`, rss]);
+    }
+    if (!s.alertsConsistent) {
+      table.push(['scaling: ALERTS DIFFER between instance counts', s.runs.map((r) => `${r.instances}: ${r.error ? 'failed' : fmt(r.alerts)}`).join(', '), 'exactly-once must give the same alerts', '', '']);
+      process.stderr.write('scaling: the alerts differ between instance counts (see results.json, scaling.runs)\n');
     }
   }
 }
