@@ -46,10 +46,16 @@ export class Deduper {
    * than both generations is not recorded: it is past the horizon and cannot be told apart).
    */
   isDuplicate(eventId: string, ts: number): boolean {
-    if (this.current.has(eventId) || this.previous.has(eventId)) return true;
+    if (this.previous.has(eventId)) return true;
     const g = Math.floor(ts / this.widthMs);
-    if (g >= this.generation) this.current.add(eventId);
-    else if (g === this.generation - 1) this.previous.add(eventId);
+    if (g >= this.generation) {
+      // The common case, one hash lookup: add, and the size tells whether it was there.
+      const before = this.current.size;
+      this.current.add(eventId);
+      return this.current.size === before;
+    }
+    if (this.current.has(eventId)) return true;
+    if (g === this.generation - 1) this.previous.add(eventId);
     return false;
   }
 
