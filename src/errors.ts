@@ -26,6 +26,8 @@ export const ERRORS = {
   FW_KAFKA_PRODUCE: { kind: 'kafka', retriable: true, message: 'producing to Kafka failed' },
   FW_KAFKA_COMMIT: { kind: 'kafka', retriable: true, message: 'committing offsets failed' },
   FW_KAFKA_FATAL: { kind: 'kafka', retriable: false, message: 'the Kafka client failed and cannot recover' },
+  FW_KAFKA_FENCED: { kind: 'kafka', retriable: false, message: 'fenced: another instance owns this task now' },
+  FW_STATE_CORRUPT: { kind: 'kafka', retriable: false, message: 'a changelog record cannot be read' },
   FW_INTERNAL: { kind: 'internal', retriable: false, message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

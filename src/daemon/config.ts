@@ -30,8 +30,10 @@ export interface DaemonConfig {
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized: boolean } | undefined;
   /** at_least_once: the default daemon (src/daemon); exactly_once: transactions, changelog-backed state, scale-out (src/streams). */
   readonly processing: 'at_least_once' | 'exactly_once';
-  /** Consumer group session timeout of the exactly-once runner: how long a dead instance keeps its partitions. */
+  /** Consumer group session timeout: how long a dead instance keeps its partitions. */
   readonly sessionTimeoutMs: number;
+  /** Heartbeat interval, a tenth of the session timeout (Kafka's advice is at most a third). */
+  readonly heartbeatMs: number;
 }
 
 /** Every setting: flag name (commander camelCase), environment variable, meaning. The README table is this list. */
@@ -61,7 +63,7 @@ export const SETTINGS = {
   tlsKeyFile: ['FRAUDWATCH_TLS_KEY_FILE', 'PEM client key (mutual TLS)', ''],
   tlsRejectUnauthorized: ['FRAUDWATCH_TLS_REJECT_UNAUTHORIZED', 'verify the brokers’ certificates', 'true'],
   processing: ['FRAUDWATCH_PROCESSING', 'at_least_once, or exactly_once (transactions, changelog-backed state, scale-out by consumer group)', 'at_least_once'],
-  sessionTimeout: ['FRAUDWATCH_SESSION_TIMEOUT', 'exactly_once: consumer session timeout, the time before a dead instance\'s partitions move (6s..5m)', '30s'],
+  sessionTimeout: ['FRAUDWATCH_SESSION_TIMEOUT', 'consumer session timeout, the time before a dead instance\'s partitions move (6s..5m)', '30s'],
 } as const satisfies Record<string, readonly [string, string, string]>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -181,6 +183,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
       : undefined,
     processing: c.processing,
     sessionTimeoutMs: c.sessionTimeout,
+    heartbeatMs: Math.max(500, Math.floor(c.sessionTimeout / 10)),
   });
 }
 

@@ -178,8 +178,8 @@ export class Daemon {
       // Wait at most 1 s for data: bounds fetch latency when traffic is thin and makes the
       // FETCH event a heartbeat of broker reachability for /readyz.
       maxWaitTimeInMs: 1000,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: this.config.sessionTimeoutMs,
+      heartbeatInterval: this.config.heartbeatMs,
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 10 },
     });

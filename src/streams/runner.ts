@@ -104,6 +104,8 @@ export class StreamsRunner {
   private readonly purged = new Map<string, number>();
   private polling = false;
   private joined = false;
+  /** Bumped on every group join: tells a waiting task whether the group moved on meanwhile. */
+  private generation = 0;
   private lastFetch = 0;
   private producersHealthy = true;
   private stopping = false;
@@ -193,7 +195,7 @@ export class StreamsRunner {
       groupId: this.config.groupId,
       maxWaitTimeInMs: 500,
       sessionTimeout: this.config.sessionTimeoutMs,
-      heartbeatInterval: Math.max(500, Math.floor(this.config.sessionTimeoutMs / 10)),
+      heartbeatInterval: this.config.heartbeatMs,
       // Restores run beside the consumer; the rebalance timeout bounds how long a join may wait for members.
       rebalanceTimeout: Math.max(60_000, this.config.sessionTimeoutMs),
       allowAutoTopicCreation: false,
@@ -204,6 +206,7 @@ export class StreamsRunner {
     const ev = consumer.events;
     consumer.on(ev.GROUP_JOIN, (e) => {
       this.joined = true;
+      this.generation++;
       const assigned: string[] = [];
       for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) for (const p of partitions as number[]) assigned.push(`${topic}:${p}`);
       this.log.info({ assignment: e.payload.memberAssignment, generation: e.payload.groupProtocol, leader: e.payload.isLeader }, 'joined consumer group');
@@ -430,18 +433,33 @@ export class StreamsRunner {
   /**
    * A failed transaction leaves the task's memory ahead of what is committed, so it cannot just
    * go on: it is closed and, if still ours, restored from the changelog and re-read from its
-   * committed offset. Fenced means another instance owns it now: it stays closed.
+   * committed offset.
+   *
+   * Fenced means another producer claimed the task's transactional id. Usually the group moved
+   * the task and we will hear of it at the next heartbeat; then the task stays closed. But an
+   * instance the group already dropped can claim a task it no longer owns (retrying its own
+   * restore) before it hears of the new generation: if the group still gives us the task after
+   * a couple of heartbeats, we take it back, or nobody would ever process that partition.
    */
   private async resetTask(t: Task, err: unknown): Promise<void> {
     const fenced = isFenced(err);
     this.log[fenced ? 'warn' : 'error']({ err, task: t.id, code: (err as FraudwatchError).code }, fenced ? 'task fenced by another instance; dropping it' : 'task commit failed; restoring the task from its last commit');
     if (!fenced) this.producersHealthy = false;
     await this.closeTask(t, fenced ? 'fenced' : 'commit failed');
-    if (!fenced && this.assignment.has(t.id) && !this.stopping) {
-      const fresh = this.createTask(t.id);
-      await new Promise((r) => setTimeout(r, INIT_RETRY_MS));
-      if (!fresh.closed) await this.initTasks([fresh]);
+    if (!this.assignment.has(t.id) || this.stopping) return;
+    const generation = this.generation;
+    // In the map but not ready: batches for it pause its partition, and onAssignment leaves it to us.
+    const fresh = this.createTask(t.id);
+    // Fenced: wait three heartbeats, so that a rebalance which moved the task reaches us first.
+    await new Promise((r) => setTimeout(r, fenced ? 3 * this.config.heartbeatMs + INIT_RETRY_MS : INIT_RETRY_MS));
+    while (!this.joined && !this.stopping && !fresh.closed) await new Promise((r) => setTimeout(r, 200));
+    if (fresh.closed || this.stopping) return;
+    if (!this.assignment.has(t.id)) {
+      await this.closeTask(fresh, 'revoked');
+      return;
     }
+    if (fenced && generation === this.generation) this.log.warn({ task: t.id }, 'the group still assigns us a task another instance claimed; taking it back');
+    await this.initTasks([fresh]);
   }
 
   // ---- processing -------------------------------------------------------------------------

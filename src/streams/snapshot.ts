@@ -41,7 +41,7 @@ function unnum(v: unknown, what: string): number {
 }
 
 function corrupt(detail: string): FraudwatchError {
-  return new FraudwatchError('FW_INTERNAL', `corrupt changelog record: ${detail}`, { corrupt: true });
+  return new FraudwatchError('FW_STATE_CORRUPT', detail);
 }
 
 export function encodeKeySnapshot(s: KeySnapshot): Buffer {
@@ -49,7 +49,7 @@ export function encodeKeySnapshot(s: KeySnapshot): Buffer {
 }
 
 /**
- * Parses and checks a key snapshot's shape. Throws FW_INTERNAL (details.corrupt) on anything
+ * Parses and checks a key snapshot's shape. Throws FW_STATE_CORRUPT on anything
  * else; the caller logs the key and restores it empty rather than stopping. Detector states are
  * checked only for presence: their shape is the detector's business, gated by stateVersion.
  */

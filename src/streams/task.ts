@@ -84,6 +84,8 @@ export class StateTask {
   readonly lastData = new Map<number, number>();
   lastAnyData = Date.now();
   private positionDirty = true;
+  private readonly idleOrigins = new Set<number>();
+  private lateReported = 0;
   errors = 0;
 
   constructor(private readonly o: StateTaskOptions) {
@@ -128,7 +130,7 @@ export class StateTask {
         try {
           record = decodeTaskRecord(value);
         } catch (err) {
-          this.log.error({ err: (err as Error).message, code: 'FW_INTERNAL' }, 'corrupt task record ignored: the task restarts from its committed offset without a position');
+          this.log.error({ err: (err as Error).message, code: 'FW_STATE_CORRUPT' }, 'corrupt task record ignored: the task restarts from its committed offset without a position');
         }
         continue;
       }
@@ -136,7 +138,7 @@ export class StateTask {
       const parsed = parseStateKey(k);
       if (parsed === undefined || parsed.kind !== this.o.kind) {
         corrupt++;
-        this.log.error({ key: k.slice(0, 80), code: 'FW_INTERNAL' }, 'changelog record with an unknown key skipped');
+        this.log.error({ key: k.slice(0, 80), code: 'FW_STATE_CORRUPT' }, 'changelog record with an unknown key skipped');
         continue;
       }
       try {
@@ -145,7 +147,7 @@ export class StateTask {
         keys++;
       } catch (err) {
         corrupt++;
-        this.log.error({ key: k.slice(0, 80), err: (err as Error).message, code: 'FW_INTERNAL' }, 'corrupt state snapshot skipped: the key starts empty');
+        this.log.error({ key: k.slice(0, 80), err: (err as Error).message, code: 'FW_STATE_CORRUPT' }, 'corrupt state snapshot skipped: the key starts empty');
       }
     }
     // Restored state is what the changelog already holds: nothing to write back.
@@ -249,16 +251,33 @@ export class StateTask {
       // Idle only when silent AND stage 1 has nothing left of that input partition that we have
       // not read: wall-clock silence alone would let a slow or failed-over stage-1 task's events
       // arrive behind the watermark and be scored out of order.
-      if (now - (this.lastData.get(p) ?? 0) >= idleMs && caughtUp && originDrained(p)) this.pipeline.setIdle(p);
-      else allIdle = false;
+      if (now - (this.lastData.get(p) ?? 0) >= idleMs && caughtUp && originDrained(p)) {
+        if (!this.idleOrigins.has(p)) {
+          this.idleOrigins.add(p);
+          this.log.debug({ origin: p }, 'input partition idle: it no longer holds back event time');
+        }
+        this.pipeline.setIdle(p);
+      } else {
+        allIdle = false;
+        this.idleOrigins.delete(p);
+      }
     }
     try {
       this.pipeline.drain();
       const lateness = this.o.latenessMs ?? this.pipeline.rules.latenessMs;
-      if (allIdle && this.pipeline.buffered > 0 && now - this.lastAnyData >= Math.max(lateness, idleMs)) this.pipeline.flush();
+      if (allIdle && this.pipeline.buffered > 0 && now - this.lastAnyData >= Math.max(lateness, idleMs)) {
+        this.log.debug({ buffered: this.pipeline.buffered }, 'every input partition idle: buffered events released');
+        this.pipeline.flush();
+      }
     } catch (err) {
       this.errors++;
       this.log.error({ err, code: 'FW_INTERNAL' }, 'scoring an event failed; event skipped');
+    }
+    const late = this.pipeline.stats.late;
+    if (late > this.lateReported) {
+      // Scored out of order: operators widen the lateness when this keeps coming.
+      this.log.warn({ late: late - this.lateReported, total: late }, 'events arrived behind the watermark (later than the lateness allows)');
+      this.lateReported = late;
     }
   }
 

@@ -32,7 +32,7 @@ function errorTypes(err: unknown): string[] {
 }
 
 export function isFenced(err: unknown): boolean {
-  return errorTypes(err).some((t) => FENCED.has(t)) || (err instanceof FraudwatchError && err.details.fenced === true);
+  return errorTypes(err).some((t) => FENCED.has(t)) || (err instanceof FraudwatchError && err.code === 'FW_KAFKA_FENCED');
 }
 
 /**
@@ -100,7 +100,7 @@ export class TxnProducer {
       } catch (err) {
         if (txn?.isActive()) await txn.abort().catch((e: unknown) => this.log.debug({ err: e, transactionalId: this.transactionalId }, 'abort after a failed transaction failed'));
         if (isFenced(err)) {
-          throw new FraudwatchError('FW_KAFKA_FATAL', `fenced: another instance owns ${this.transactionalId}`, { fenced: true, transactionalId: this.transactionalId }, { cause: err });
+          throw new FraudwatchError('FW_KAFKA_FENCED', `another instance owns ${this.transactionalId}`, { transactionalId: this.transactionalId }, { cause: err });
         }
         if (attempt >= MAX_ATTEMPTS) {
           throw new FraudwatchError('FW_KAFKA_PRODUCE', `transaction failed ${attempt} times: ${(err as Error).message}`, { transactionalId: this.transactionalId, records: records.length }, { cause: err });

@@ -184,11 +184,11 @@ describe('changelog snapshots and restore', () => {
     expect(o2.dropped).toContainEqual({ id: 'brute_force', why: 'unknown' });
   });
 
-  it('a corrupt snapshot or task record is an FW_INTERNAL error the restore can log and skip', () => {
+  it('a corrupt snapshot or task record is an FW_STATE_CORRUPT error the restore can log and skip', () => {
     for (const bad of ['{', '[]', '{"v":2,"lastTs":1,"detectors":{}}', '{"v":1,"lastTs":"x","detectors":{}}', '{"v":1,"lastTs":1,"detectors":{"a":5}}', '{"v":1,"lastTs":1,"detectors":{},"cooldown":{"a":[1]}}']) {
-      expect(() => decodeKeySnapshot(bad), bad).toThrow(expect.objectContaining({ code: 'FW_INTERNAL' }));
+      expect(() => decodeKeySnapshot(bad), bad).toThrow(expect.objectContaining({ code: 'FW_STATE_CORRUPT' }));
     }
-    expect(() => decodeTaskRecord('{"v":1,"committed":-1}')).toThrow(expect.objectContaining({ code: 'FW_INTERNAL' }));
+    expect(() => decodeTaskRecord('{"v":1,"committed":-1}')).toThrow(expect.objectContaining({ code: 'FW_STATE_CORRUPT' }));
     expect(() => decodeTaskRecord('{"v":99}')).toThrow(/unknown task record version/);
   });
 
