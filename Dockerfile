@@ -2,6 +2,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# patches/ fixes kafkajs's read_committed filter; `npm ci` applies it (postinstall).
+COPY patches ./patches
 COPY src ./src
 COPY bin ./bin
 # `npm ci` runs "prepare", which compiles src/ to dist/.
