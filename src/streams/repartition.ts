@@ -15,7 +15,25 @@ export const MAX_EVENT_BYTES = 256 * 1024;
  * the task's per-input-partition clock). A progress marker has no value and a `fw-progress`
  * header with the newest event time read so far from that input partition.
  */
-export const SOURCE_HEADERS = { partition: 'fw-src-partition', offset: 'fw-src-offset', progress: 'fw-progress' } as const;
+export const SOURCE_HEADERS = { partition: 'fw-src-partition', offset: 'fw-src-offset', progress: 'fw-progress', read: 'fw-src-read' } as const;
+
+/**
+ * Progress markers to every task, one per repartition partition: input partition `partition` has
+ * been read below input offset `read`, and up to event time `maxTs` (when it has had an event).
+ * Written after a batch's events in the same transaction, so a task that reads a marker has read
+ * every event stage 1 forwarded from below that offset: this, not the wall clock or the
+ * repartition topic's end offset (which an open transaction of a crashed instance holds back),
+ * is what tells a task that an input partition has nothing more for it.
+ */
+export function progressMarkers(partition: number, read: number, maxTs: number, topology: Topology): OutRecord[] {
+  const headers: Record<string, string> = { [SOURCE_HEADERS.partition]: String(partition), [SOURCE_HEADERS.read]: String(read) };
+  if (maxTs > Number.NEGATIVE_INFINITY) headers[SOURCE_HEADERS.progress] = String(maxTs);
+  const out: OutRecord[] = [];
+  for (const topic of [topology.repartition.account, topology.repartition.ip]) {
+    for (let p = 0; p < topology.partitions; p++) out.push({ topic, message: { key: null, value: null, partition: p, headers } });
+  }
+  return out;
+}
 
 /**
  * The key an event is re-keyed by for the IP tasks. credential_stuffing aggregates an address and
@@ -77,15 +95,12 @@ export function repartitionBatch(
     const ipKey = ipKeyOf(ev);
     if (ipKey !== undefined) out.push({ topic: topology.repartition.ip, message: { key: ipKey, value: m.value, headers } });
   }
-  if (clock.maxTs > Number.NEGATIVE_INFINITY) {
-    // A progress marker to every task, after this batch's events (same transaction, same
-    // partition order): a task's watermark waits for each input partition, and an input keyed
-    // like the repartition topics (by accountId) sends an account task events from only one of
-    // them. Without markers the others would hold it back until stage 1 had read everything.
-    const headers = { [SOURCE_HEADERS.partition]: String(partition), [SOURCE_HEADERS.progress]: String(clock.maxTs) };
-    for (const topic of [topology.repartition.account, topology.repartition.ip]) {
-      for (let p = 0; p < topology.partitions; p++) out.push({ topic, message: { key: null, value: null, partition: p, headers } });
-    }
+  if (messages.length > 0) {
+    // Markers to every task, after this batch's events: a task's watermark waits for each input
+    // partition, and an input keyed like the repartition topics (by accountId) sends an account
+    // task events from only one of them. Without markers the others would hold it back until
+    // stage 1 had read everything.
+    out.push(...progressMarkers(partition, Number(messages[messages.length - 1]!.offset) + 1, clock.maxTs, topology));
   }
   return out;
 }

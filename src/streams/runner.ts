@@ -15,7 +15,7 @@ import type { FraudEvent } from '../events/types.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { createKafka } from '../kafka/client.js';
 import { readChangelog } from './changelog.js';
-import { ipRoutingKey, repartitionBatch } from './repartition.js';
+import { ipRoutingKey, progressMarkers, repartitionBatch } from './repartition.js';
 import { StateTask } from './task.js';
 import { changelogPartition, ensureTopology, transactionalId, type Topology } from './topics.js';
 import { isFenced, TxnProducer } from './transactions.js';
@@ -96,9 +96,8 @@ export class StreamsRunner {
   private readonly retired = new Stats();
   private readonly aggregate = new Stats();
   /** Input partitions whose every record stage 1 has committed (polled). */
-  private drained = new Set<number>();
-  /** Last stable offsets of the repartition partitions, polled after `drained`. */
-  private repartitionEnds = new Map<string, number>();
+  /** Input partitions stage 1 has read to their end, with the offset it committed there. */
+  private drained = new Map<number, number>();
   private lastDrainPoll = 0;
   private lastPurge = Date.now();
   private readonly purged = new Map<string, number>();
@@ -214,14 +213,6 @@ export class StreamsRunner {
     });
     consumer.on(ev.FETCH, () => {
       this.lastFetch = Date.now();
-    });
-    consumer.on(ev.END_BATCH_PROCESS, (e) => {
-      // Marker-only batches never reach eachBatch; they still move the fetch position.
-      const t = this.tasks.get(`${e.payload.topic}:${e.payload.partition}`);
-      if (t?.state !== undefined && t.ready && t.seekTo === undefined) {
-        const pos = Number(e.payload.lastOffset) + 1;
-        if (pos > t.state.fetchPosition && pos >= t.state.next) t.state.fetchPosition = pos;
-      }
     });
     consumer.on(ev.REBALANCING, () => {
       this.joined = false;
@@ -377,9 +368,10 @@ export class StreamsRunner {
         } else {
           const end = inputEnds.find((o) => o.partition === t.partition);
           start = this.config.fromBeginning ? Number(end?.low ?? 0) : Number(end?.high ?? 0);
-          // Commit the starting point right away: stage 2 treats an input partition as drained
-          // only once its offset is committed, so an empty partition must not stay "unknown".
-          await t.producer.commit([], [{ topic: t.topic, partition: t.partition, offset: start }]);
+          // Commit the starting point right away, with markers saying so: stage 2 treats an input
+          // partition as drained only once its offset is committed and its marker up to that
+          // offset received, so an empty partition must not stay "unknown".
+          await t.producer.commit(progressMarkers(t.partition, start, Number.NEGATIVE_INFINITY, this.topology), [{ topic: t.topic, partition: t.partition, offset: start }]);
           t.committed = start;
         }
         t.next = start;
@@ -533,9 +525,8 @@ export class StreamsRunner {
       void this.exclusive(t, async () => {
         if (t.closed || !t.ready) return;
         const s = t.state!;
-        const end = this.repartitionEnds.get(t.id);
         const before = s.pipeline.stats.processed + s.pipeline.stats.duplicates;
-        s.tick(now, this.config.idleMs, (o) => this.drained.has(o), end !== undefined && s.fetchPosition >= end);
+        s.tick(now, this.config.idleMs, (o) => this.drained.get(o));
         if (s.pipeline.stats.processed + s.pipeline.stats.duplicates !== before) s.markDirty();
         try {
           await this.commitState(t);
@@ -580,9 +571,9 @@ export class StreamsRunner {
   }
 
   /**
-   * Which input partitions stage 1 has fully committed, then the repartition topics' last stable
-   * offsets, in that order: a stage-2 task that has read up to those ends has seen every record
-   * of the drained input partitions, so marking them idle cannot make their events late.
+   * Which input partitions stage 1 has read to their end, with the offset it committed there: a
+   * stage-2 task that has received stage 1's marker up to that offset has every event of the
+   * partition, so marking it idle cannot make its events late.
    */
   private async pollDrained(): Promise<void> {
     this.polling = true;
@@ -591,15 +582,13 @@ export class StreamsRunner {
         this.admin.fetchOffsets({ groupId: this.config.groupId, topics: [this.topology.input] }),
         this.admin.fetchTopicOffsets(this.topology.input),
       ]);
-      const drained = new Set<number>();
+      const drained = new Map<number, number>();
       const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
-      for (const e of inputEnds) if ((done.get(e.partition) ?? -1) >= Number(e.high)) drained.add(e.partition);
-      const ends = new Map<string, number>();
-      for (const topic of [this.topology.repartition.account, this.topology.repartition.ip]) {
-        for (const e of await this.admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${e.partition}`, Number(e.high));
+      for (const e of inputEnds) {
+        const at = done.get(e.partition) ?? -1;
+        if (at >= Number(e.high)) drained.set(e.partition, at);
       }
       this.drained = drained;
-      this.repartitionEnds = ends;
     } catch (err) {
       this.log.debug({ err }, 'lag poll failed; partitions stay non-idle');
     } finally {

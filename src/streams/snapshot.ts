@@ -86,12 +86,16 @@ export function decodeKeySnapshot(bytes: Buffer | string): KeySnapshot {
  * - `dedupeFrom`: where to start re-reading so that ids released within the dedupe horizon are
  *   remembered again (every such id is at or above this offset);
  * - `position`: the pipeline's event-time position (last released, source clocks, sweep clock).
+ * - `read`: per input partition, the input offset below which every forwarded event has been
+ *   received (from stage 1's markers); a restored task needs it to tell a drained input
+ *   partition from one whose last events are still to come.
  */
 export interface TaskRecord {
   readonly committed: number;
   readonly processed: readonly number[];
   readonly dedupeFrom: number;
   readonly position: PipelinePosition;
+  readonly read?: readonly (readonly [number, number])[];
 }
 
 export function encodeTaskRecord(r: TaskRecord): Buffer {
@@ -102,6 +106,7 @@ export function encodeTaskRecord(r: TaskRecord): Buffer {
       committed: r.committed,
       processed: r.processed,
       dedupeFrom: r.dedupeFrom,
+      read: r.read ?? [],
       position: {
         lastTs: num(p.lastTs),
         lastId: p.lastId,
@@ -134,7 +139,15 @@ export function decodeTaskRecord(bytes: Buffer | string): TaskRecord {
   if (typeof p.lastId !== 'string' || !Array.isArray(p.sources)) throw corrupt('position malformed');
   const engine = p.engine as Record<string, unknown> | undefined;
   if (typeof engine !== 'object' || engine === null) throw corrupt('position.engine missing');
+  // Optional: a record written before it existed restores with nothing known as received.
+  const read = v.read ?? [];
+  if (!Array.isArray(read)) throw corrupt('read is not a list');
+  const readPairs = read.map((e, i) => {
+    if (!Array.isArray(e) || e.length !== 2) throw corrupt(`read[${i}] malformed`);
+    return [int(e[0], `read[${i}] partition`), int(e[1], `read[${i}] offset`)] as const;
+  });
   return {
+    read: readPairs,
     committed: int(v.committed, 'committed'),
     processed: processed as number[],
     dedupeFrom: int(v.dedupeFrom, 'dedupeFrom'),

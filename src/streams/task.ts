@@ -67,8 +67,6 @@ export class StateTask {
   private outbox: OutRecord[] = [];
   /** Next offset to read (the committed one on start, then past every record handed to us). */
   next = 0;
-  /** Fetch position including transaction markers (for "caught up" checks). */
-  fetchPosition = 0;
   /** The offset committed last (the group's view of this task). */
   committed = 0;
   /** Offsets at or above `committed` already released from the buffer (scored or dropped as duplicates). */
@@ -82,6 +80,8 @@ export class StateTask {
   private dedupeFrom = 0;
   /** Wall clock of the latest record per input partition (origin), for idleness. */
   readonly lastData = new Map<number, number>();
+  /** Per input partition: every event stage 1 forwarded from below this input offset has been read. */
+  private readonly received = new Map<number, number>();
   lastAnyData = Date.now();
   private positionDirty = true;
   private readonly idleOrigins = new Set<number>();
@@ -163,6 +163,7 @@ export class StateTask {
     if (record !== undefined) {
       committed = record.committed;
       this.pipeline.restorePosition(record.position);
+      for (const [origin, offset] of record.read ?? []) this.received.set(origin, offset);
       this.skip = new RangeCursor(record.processed);
       for (let i = 0; i < record.processed.length; i += 2) for (let o = record.processed[i]!; o < record.processed[i + 1]!; o++) this.releasedAbove.push(o);
       this.dedupeFrom = Math.min(record.dedupeFrom, committed);
@@ -177,7 +178,6 @@ export class StateTask {
     this.committed = committed;
     this.rebuildUntil = committed;
     this.next = this.dedupeFrom;
-    this.fetchPosition = this.dedupeFrom;
     return { start: this.dedupeFrom, summary: { keys, corrupt, droppedStates, hadTaskRecord: record !== undefined } };
   }
 
@@ -190,14 +190,17 @@ export class StateTask {
       if (offset < this.next) continue; // a batch fetched again: already handed to the pipeline
       this.next = offset + 1;
       const progress = m.headers?.[SOURCE_HEADERS.progress];
-      if (progress !== undefined) {
-        // Stage 1's progress marker: input partition `origin` has been read up to this event time.
+      const read = m.headers?.[SOURCE_HEADERS.read];
+      if (progress !== undefined || read !== undefined) {
+        // Stage 1's marker: input partition `origin` has been read below input offset `read`,
+        // up to this event time.
         const origin = Number(m.headers?.[SOURCE_HEADERS.partition]?.toString() ?? -1);
-        const ts = Number(progress.toString());
-        if (origin >= 0 && Number.isFinite(ts)) {
-          this.lastData.set(origin, now);
-          this.guard(() => this.pipeline.advance(origin, ts), offset);
-        }
+        if (origin < 0) continue;
+        this.lastData.set(origin, now);
+        const below = read === undefined ? Number.NaN : Number(read.toString());
+        if (Number.isSafeInteger(below) && below > (this.received.get(origin) ?? 0)) this.received.set(origin, below);
+        const ts = progress === undefined ? Number.NaN : Number(progress.toString());
+        if (Number.isFinite(ts)) this.guard(() => this.pipeline.advance(origin, ts), offset);
         continue;
       }
       const result = decodeEvent(m.value === null ? '' : m.value.toString('utf8'));
@@ -226,8 +229,6 @@ export class StateTask {
       this.lastAnyData = now;
       this.guard(() => this.pipeline.push(ev, origin, { offset, origin, originOffset, receivedAt }), offset);
     }
-    if (lastOffset + 1 > this.fetchPosition) this.fetchPosition = lastOffset + 1;
-    if (this.next > this.fetchPosition) this.fetchPosition = this.next;
     this.positionDirty = true;
   }
 
@@ -244,14 +245,21 @@ export class StateTask {
     }
   }
 
-  /** Idle handling for the tick: marks origins idle, drains, and flushes a silent task. */
-  tick(now: number, idleMs: number, originDrained: (origin: number) => boolean, caughtUp: boolean): void {
+  /**
+   * Idle handling for the tick: marks origins idle, drains, and flushes a silent task.
+   * `drainedAt(p)` is stage 1's committed input offset of partition p once it has read the whole
+   * partition as far as it goes now, else undefined.
+   */
+  tick(now: number, idleMs: number, drainedAt: (origin: number) => number | undefined): void {
     let allIdle = true;
     for (let p = 0; p < this.o.inputPartitions; p++) {
-      // Idle only when silent AND stage 1 has nothing left of that input partition that we have
-      // not read: wall-clock silence alone would let a slow or failed-over stage-1 task's events
-      // arrive behind the watermark and be scored out of order.
-      if (now - (this.lastData.get(p) ?? 0) >= idleMs && caughtUp && originDrained(p)) {
+      // Idle only when silent AND stage 1 has read the whole input partition AND we have read
+      // everything it forwarded from it (its marker up to that offset). Wall-clock silence alone
+      // would let a slow or failed-over stage-1 task's events arrive behind the watermark, and so
+      // would the repartition partition's end offset: an open transaction of a crashed instance
+      // hides the records committed after it until the transaction is aborted.
+      const drained = drainedAt(p);
+      if (now - (this.lastData.get(p) ?? 0) >= idleMs && drained !== undefined && (this.received.get(p) ?? 0) >= drained) {
         if (!this.idleOrigins.has(p)) {
           this.idleOrigins.add(p);
           this.log.debug({ origin: p }, 'input partition idle: it no longer holds back event time');
@@ -338,7 +346,7 @@ export class StateTask {
     }
     records.push({
       topic: clTopic,
-      message: { key: TASK_KEY, value: encodeTaskRecord({ committed, processed: toRanges(above), dedupeFrom, position }), partition: clPartition },
+      message: { key: TASK_KEY, value: encodeTaskRecord({ committed, processed: toRanges(above), dedupeFrom, position, read: [...this.received] }), partition: clPartition },
     });
     const offsets = [{ topic: groupTopicPartition.topic, partition: groupTopicPartition.partition, offset: committed }];
     return {

@@ -17,6 +17,9 @@ import {
   stateKey,
   toRanges,
 } from '../../src/streams/snapshot.js';
+import type { KafkaMessage } from 'kafkajs';
+import { pino } from 'pino';
+import { StateTask } from '../../src/streams/task.js';
 import { login } from '../helpers.js';
 
 const locator = new GeoipLiteLocator();
@@ -205,5 +208,65 @@ describe('changelog snapshots and restore', () => {
     expect(stateKey('ip', '203.0.113.0/24')).toBe('i:203.0.113.0/24');
     expect(parseStateKey('a:acc:1')).toEqual({ kind: 'account', key: 'acc:1' });
     expect(parseStateKey('__task__')).toBeUndefined();
+    // What each input partition's markers said was received travels with the record; a record
+    // written before that field existed restores with nothing received.
+    const withRead = decodeTaskRecord(encodeTaskRecord({ committed: 7, processed: [], dedupeFrom: 2, position: fresh.position(), read: [[0, 120], [3, 7]] }));
+    expect(withRead.read).toEqual([[0, 120], [3, 7]]);
+    const old = JSON.parse(encodeTaskRecord({ committed: 7, processed: [], dedupeFrom: 2, position: fresh.position() }).toString()) as Record<string, unknown>;
+    delete old.read;
+    expect(decodeTaskRecord(JSON.stringify(old)).read).toEqual([]);
+    expect(() => decodeTaskRecord(JSON.stringify({ ...old, read: [[0, -1]] }))).toThrow(expect.objectContaining({ code: 'FW_STATE_CORRUPT' }));
+  });
+});
+
+describe('stage 2: when an input partition stops holding back event time', () => {
+  const task = () =>
+    new StateTask({
+      kind: 'account',
+      topic: 'rp',
+      partition: 0,
+      changelogTopic: 'cl',
+      changelogPartition: 0,
+      inputTopic: 'in',
+      inputPartitions: 2,
+      alertsTopic: 'alerts',
+      shadowTopic: 'alerts.shadow',
+      rules: defaultRules(),
+      locator,
+      latenessMs: 10_000,
+      log: pino({ level: 'silent' }),
+    });
+  let offset = 0;
+  const record = (headers: Record<string, string>, value: string | null): KafkaMessage =>
+    ({ offset: String(offset++), key: null, value: value === null ? null : Buffer.from(value), headers, timestamp: '0', attributes: 0, size: 0 }) as unknown as KafkaMessage;
+  const event = (origin: number, ts: number, id: string) =>
+    record({ 'fw-src-partition': String(origin), 'fw-src-offset': '0' }, JSON.stringify({ eventId: id, type: 'login', ts, accountId: `acc-${id}`, ip: '198.51.100.7', success: true }));
+  const marker = (origin: number, read: number, ts?: number) =>
+    record({ 'fw-src-partition': String(origin), 'fw-src-read': String(read), ...(ts === undefined ? {} : { 'fw-progress': String(ts) }) }, null);
+
+  it('only once stage 1 has read the whole partition and its marker up to there has arrived', () => {
+    const t = task();
+    const t0 = Date.parse('2026-03-02T00:00:00Z');
+    const batch = [event(0, t0, 'a'), marker(0, 5, t0), event(1, t0 + 1000, 'b'), marker(1, 3, t0 + 1000)];
+    t.handle(batch, offset - 1);
+    expect(t.pipeline.buffered).toBe(2);
+    const later = Date.now() + 60_000;
+    // Stage 1 committed 7 for input partition 1, but its marker so far says 3: records of that
+    // partition are still on their way (say, behind a crashed instance's open transaction).
+    t.tick(later, 2_000, (p) => (p === 0 ? 5 : 7));
+    expect(t.pipeline.buffered).toBe(2);
+    // Drained per stage 1 and every marker in: both idle, and the silent task flushes.
+    t.handle([marker(1, 7)], offset - 1);
+    t.tick(later + 60_000, 2_000, (p) => (p === 0 ? 5 : 7));
+    expect(t.pipeline.buffered).toBe(0);
+    expect(t.pipeline.stats.processed).toBe(2);
+  });
+
+  it('never for a partition stage 1 has not finished, however long it is silent', () => {
+    const t = task();
+    const t0 = Date.parse('2026-03-02T00:00:00Z');
+    t.handle([event(0, t0, 'c'), marker(0, 9, t0), marker(1, 4, t0)], offset - 1);
+    t.tick(Date.now() + 3_600_000, 2_000, (p) => (p === 0 ? 9 : undefined));
+    expect(t.pipeline.buffered).toBe(1);
   });
 });
