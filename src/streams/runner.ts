@@ -95,8 +95,7 @@ export class StreamsRunner {
   private readonly stage1Stats = new Stats();
   private readonly retired = new Stats();
   private readonly aggregate = new Stats();
-  /** Input partitions whose every record stage 1 has committed (polled). */
-  /** Input partitions stage 1 has read to their end, with the offset it committed there. */
+  /** Input partitions stage 1 has read to their end, with the offset it committed there (polled). */
   private drained = new Map<number, number>();
   private lastDrainPoll = 0;
   private lastPurge = Date.now();
