@@ -2,7 +2,7 @@
 // messages, commit: no processing) on the same broker and messages, and event-to-alert latency
 // at a steady rate, eager (lateness 0) and with the default lateness.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 
 const BENCH_PORT = 19592;
@@ -126,10 +126,17 @@ export async function kafkaBench() {
   };
 }
 
+/** The largest generated log (the replay part's): smaller ones may be left by other parts. */
 function findLog() {
-  const out = execFileSync('bash', ['-c', 'ls -1 .cache/bench/*/events.jsonl | head -1'], { encoding: 'utf8' }).trim();
-  if (!out) throw new Error('no generated log in .cache/bench: run the replay part first');
-  return out;
+  const dir = '.cache/bench';
+  const logs = existsSync(dir)
+    ? readdirSync(dir)
+        .map((d) => `${dir}/${d}/events.jsonl`)
+        .filter((f) => existsSync(f))
+        .sort((a, b) => statSync(b).size - statSync(a).size)
+    : [];
+  if (logs.length === 0) throw new Error('no generated log in .cache/bench: run the replay part first');
+  return logs[0];
 }
 
 async function latencyRun(kafka, admin, producer, bootstrap, lateness) {
