@@ -16,7 +16,7 @@ export interface KeyRecord {
   lastTs: number;
   /** Detector states by slot within the key kind (DETECTOR_INDEX; sparse: most keys touch few detectors). */
   states: unknown[];
-  /** Cooldown bookkeeping by registry index: time and severity rank of the last alert. */
+  /** Cooldown bookkeeping by the same slots: time and severity rank of the last alert. */
   coolTs?: (number | undefined)[];
   coolRank?: number[];
 }
@@ -98,7 +98,7 @@ export class Engine {
   private rules: Rules;
   /** The rules' detectors, restricted to `options.keyKind` when given. */
   private detectors: readonly DetectorRule[];
-  /** Registry slot of each of `detectors` (a string-keyed lookup per detector and event is measurable). */
+  /** State slot of each of `detectors` (a string-keyed lookup per detector and event is measurable). */
   private slots: readonly number[] = [];
   private sweepRules: Record<KeyKind, readonly SweepRule[]> = { account: [], ip: [] };
   /** Per kind, the shortest detector retention: a key idle for less keeps all its states. */

@@ -476,7 +476,7 @@ export class StreamsRunner {
       try {
         if (t.stage === 'repartition') await this.repartition(t, batch.messages);
         else {
-          t.state!.handle(batch.messages, Number(batch.lastOffset()));
+          t.state!.handle(batch.messages);
           await this.commitState(t);
         }
       } catch (err) {

@@ -182,7 +182,7 @@ export class StateTask {
   }
 
   /** Feeds a fetched batch into the pipeline (the caller commits afterwards). */
-  handle(messages: readonly KafkaMessage[], lastOffset: number): void {
+  handle(messages: readonly KafkaMessage[]): void {
     const now = Date.now();
     const receivedAt = performance.now();
     for (const m of messages) {

@@ -248,7 +248,7 @@ describe('stage 2: when an input partition stops holding back event time', () =>
     const t = task();
     const t0 = Date.parse('2026-03-02T00:00:00Z');
     const batch = [event(0, t0, 'a'), marker(0, 5, t0), event(1, t0 + 1000, 'b'), marker(1, 3, t0 + 1000)];
-    t.handle(batch, offset - 1);
+    t.handle(batch);
     expect(t.pipeline.buffered).toBe(2);
     const later = Date.now() + 60_000;
     // Stage 1 committed 7 for input partition 1, but its marker so far says 3: records of that
@@ -256,7 +256,7 @@ describe('stage 2: when an input partition stops holding back event time', () =>
     t.tick(later, 2_000, (p) => (p === 0 ? 5 : 7));
     expect(t.pipeline.buffered).toBe(2);
     // Drained per stage 1 and every marker in: both idle, and the silent task flushes.
-    t.handle([marker(1, 7)], offset - 1);
+    t.handle([marker(1, 7)]);
     t.tick(later + 60_000, 2_000, (p) => (p === 0 ? 5 : 7));
     expect(t.pipeline.buffered).toBe(0);
     expect(t.pipeline.stats.processed).toBe(2);
@@ -265,7 +265,7 @@ describe('stage 2: when an input partition stops holding back event time', () =>
   it('never for a partition stage 1 has not finished, however long it is silent', () => {
     const t = task();
     const t0 = Date.parse('2026-03-02T00:00:00Z');
-    t.handle([event(0, t0, 'c'), marker(0, 9, t0), marker(1, 4, t0)], offset - 1);
+    t.handle([event(0, t0, 'c'), marker(0, 9, t0), marker(1, 4, t0)]);
     t.tick(Date.now() + 3_600_000, 2_000, (p) => (p === 0 ? 9 : undefined));
     expect(t.pipeline.buffered).toBe(1);
   });
