@@ -12,8 +12,9 @@ export const MAX_EVENT_BYTES = 256 * 1024;
 
 /**
  * Headers a repartition record carries: where its event was read (for the alert's `source` and
- * the task's per-input-partition clock). A progress marker has no value and a `fw-progress`
- * header with the newest event time read so far from that input partition.
+ * the task's per-input-partition clock). A progress marker has no value, a `fw-src-read` header
+ * with the input offset read below, and a `fw-progress` header with the newest event time read
+ * so far from that input partition (absent until it has had a valid event).
  */
 export const SOURCE_HEADERS = { partition: 'fw-src-partition', offset: 'fw-src-offset', progress: 'fw-progress', read: 'fw-src-read' } as const;
 
