@@ -56,7 +56,7 @@ export function ipRoutingKey(rules: Rules): (ev: FraudEvent) => string | undefin
 /**
  * Stage 1, stateless: an input partition's records → dead letters (invalid) and repartition
  * records (valid: the original bytes, keyed by accountId, and logins also by network). The
- * caller commits the returned records with the input offsets in one transaction.
+ * caller adds the progress markers and commits it all with the input offsets in one transaction.
  */
 export function repartitionBatch(
   messages: readonly KafkaMessage[],
@@ -95,13 +95,6 @@ export function repartitionBatch(
     out.push({ topic: topology.repartition.account, message: { key: ev.accountId, value: m.value, headers } });
     const ipKey = ipKeyOf(ev);
     if (ipKey !== undefined) out.push({ topic: topology.repartition.ip, message: { key: ipKey, value: m.value, headers } });
-  }
-  if (messages.length > 0) {
-    // Markers to every task, after this batch's events: a task's watermark waits for each input
-    // partition, and an input keyed like the repartition topics (by accountId) sends an account
-    // task events from only one of them. Without markers the others would hold it back until
-    // stage 1 had read everything.
-    out.push(...progressMarkers(partition, Number(messages[messages.length - 1]!.offset) + 1, clock.maxTs, topology));
   }
   return out;
 }

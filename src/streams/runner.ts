@@ -213,6 +213,23 @@ export class StreamsRunner {
     consumer.on(ev.FETCH, () => {
       this.lastFetch = Date.now();
     });
+    consumer.on(ev.END_BATCH_PROCESS, (e) => {
+      // A batch of transaction markers or aborted records only never reaches eachBatch; stage 1
+      // still commits past it (see repartition).
+      // firstOffset null: nothing at or past the fetch offset (compacted away), nothing to pass.
+      if (e.payload.batchSize !== 0 || e.payload.firstOffset === null) return;
+      const t = this.tasks.get(`${e.payload.topic}:${e.payload.partition}`);
+      if (t === undefined || t.stage !== 'repartition' || !t.ready || t.closed || t.seekTo !== undefined) return;
+      const end = Number(e.payload.lastOffset) + 1;
+      void this.exclusive(t, async () => {
+        if (t.closed || end <= t.next) return;
+        try {
+          await this.repartition(t, [], end);
+        } catch (err) {
+          void this.resetTask(t, err);
+        }
+      });
+    });
     consumer.on(ev.REBALANCING, () => {
       this.joined = false;
     });
@@ -474,7 +491,7 @@ export class StreamsRunner {
       if (t.closed) return;
       const started = performance.now();
       try {
-        if (t.stage === 'repartition') await this.repartition(t, batch.messages);
+        if (t.stage === 'repartition') await this.repartition(t, batch.messages, Number(batch.lastOffset()) + 1);
         else {
           t.state!.handle(batch.messages);
           await this.commitState(t);
@@ -491,11 +508,23 @@ export class StreamsRunner {
     });
   }
 
-  private async repartition(t: Task, messages: EachBatchPayload['batch']['messages']): Promise<void> {
+  /**
+   * Stage 1: forwards a batch and commits past it. `end` is the batch's end offset, past any
+   * transaction markers and aborted records that follow its last message (an upstream producer
+   * with transactions leaves a marker after every transaction): committing only past the last
+   * message would leave a quiet partition never read to its end, so it would hold every task's
+   * event time back for as long as it stays quiet.
+   */
+  private async repartition(t: Task, messages: EachBatchPayload['batch']['messages'], end: number): Promise<void> {
     const fresh = messages.filter((m) => Number(m.offset) >= t.next);
-    if (fresh.length === 0) return;
+    const next = Math.max(end, fresh.length > 0 ? Number(fresh[fresh.length - 1]!.offset) + 1 : 0);
+    if (next <= t.next) return;
     const records = repartitionBatch(fresh, t.partition, this.topology, this.config.dlqTopic, this.ipKeyOf, this.stage1Stats, t.clock);
-    const next = Number(fresh[fresh.length - 1]!.offset) + 1;
+    // Markers to every task, after this batch's events: a task's watermark waits for each input
+    // partition, and an input keyed like the repartition topics (by accountId) sends an account
+    // task events from only one of them. Without markers the others would hold it back until
+    // stage 1 had read everything.
+    records.push(...progressMarkers(t.partition, next, t.clock.maxTs, this.topology));
     await t.producer.commit(records, [{ topic: t.topic, partition: t.partition, offset: next }]);
     t.next = next;
     t.committed = next;
