@@ -138,9 +138,8 @@ async function scalingRun({ kafka, admin, producer, bootstrap, input, inputEnds,
     await stopAll(daemons);
     for (const d of daemons) if (d.proc.exitCode !== 0) process.stderr.write(`an instance exited with ${d.proc.exitCode ?? d.proc.signalCode}:\n${d.log().slice(-2000)}\n`);
 
-    // The alerts as a read_committed consumer sees them. kafkajs's read_committed filter can let
-    // through records of aborted transactions (README): count distinct alertIds, and keep the
-    // raw count too so such records show.
+    // The alerts as a read_committed consumer sees them: distinct alertIds, and the raw count
+    // too, so records of aborted transactions would show (kafkajs needs patches/ for that; README).
     const ids = new Set();
     let alertRecords = 0;
     await readRanges(kafka, admin, alertsTopic, (o) => o.low, (_p, m) => {
