@@ -1,5 +1,3 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -8,13 +6,13 @@ import type { Rules } from '../config/rules.js';
 import { Pipeline } from '../engine/pipeline.js';
 import { decodeEvent } from '../events/decode.js';
 import type { FraudEvent } from '../events/types.js';
-import { FraudwatchError, formatRulesIssue, RulesError } from '../errors.js';
+import { FraudwatchError } from '../errors.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { createKafka, defaultPartitioner } from '../kafka/client.js';
 import { deadLetterMessage } from '../kafka/deadLetter.js';
-import { rulesFromFlag } from '../cli/rulesFlag.js';
 import { describeConfig, type DaemonConfig } from './config.js';
 import { startHttp } from './http.js';
+import { reloadRulesFile, retryWithBackoff, runShutdown, watchRulesFile } from './lifecycle.js';
 import { DaemonMetrics } from './metrics.js';
 
 /** Where an event came from; travels with it through the reorder buffer. */
@@ -34,7 +32,6 @@ interface Outgoing {
 
 export { DLQ_HEADERS } from '../kafka/deadLetter.js';
 
-const SHUTDOWN_DEADLINE_MS = 10_000;
 /** Per produce request: well under the broker's default 1 MB message batch limit. */
 const PRODUCE_CHUNK_MESSAGES = 1000;
 const PRODUCE_CHUNK_BYTES = 512 * 1024;
@@ -71,8 +68,7 @@ export class Daemon {
   private stopped: Promise<void> | undefined;
   private lock: Promise<unknown> = Promise.resolve();
   private tick: NodeJS.Timeout | undefined;
-  private watcher: FSWatcher | undefined;
-  private reloadTimer: NodeJS.Timeout | undefined;
+  private unwatchRules: () => void = () => undefined;
   private http: Server | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   httpPort = 0;
@@ -113,7 +109,7 @@ export class Daemon {
     this.producerHealthy = true;
     await this.startConsumer();
     this.tick = setInterval(() => void this.onTick(), TICK_MS);
-    this.watchRules();
+    this.unwatchRules = watchRulesFile(this.config.rulesFile, () => void this.reloadRules('file change'), this.log);
   }
 
   /** Stops fetching, finishes and commits the batch in hand, disconnects. Safe to call twice. */
@@ -125,33 +121,22 @@ export class Daemon {
   private async doStop(reason: string): Promise<void> {
     this.stopping = true;
     this.log.info({ reason }, 'shutting down');
-    const deadline = setTimeout(() => {
-      this.log.error('shutdown took longer than 10 s; exiting without a clean disconnect');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
     clearInterval(this.tick);
-    clearTimeout(this.reloadTimer);
     clearTimeout(this.restartTimer);
-    this.watcher?.close();
-    const steps: [string, () => Promise<unknown>][] = [
-      // disconnect() lets the running batch finish (and commit) before it returns.
-      ['consumer', async () => this.consumer?.disconnect()],
-      // Alerts of events already scored but not yet produced (an idle flush in flight).
-      ['final flush', () => this.exclusive(() => this.produceAndCommit())],
-      ['producer', () => this.producer.disconnect()],
-      ['admin', () => this.admin.disconnect()],
-      ['http', () => new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()))],
-    ];
-    for (const [name, step] of steps) {
-      try {
-        await step();
-      } catch (err) {
-        // Every cleanup step runs even if one fails.
-        this.log.warn({ err, step: name }, 'shutdown step failed');
-      }
-    }
-    clearTimeout(deadline);
+    this.unwatchRules();
+    await runShutdown(
+      this.log,
+      [
+        // disconnect() lets the running batch finish (and commit) before it returns.
+        ['consumer', async () => this.consumer?.disconnect()],
+        // Alerts of events already scored but not yet produced (an idle flush in flight).
+        ['final flush', () => this.exclusive(() => this.produceAndCommit())],
+        ['producer', () => this.producer.disconnect()],
+        ['admin', () => this.admin.disconnect()],
+        ['http', () => new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()))],
+      ],
+      'shutdown took longer than 10 s; exiting without a clean disconnect',
+    );
     this.log.info({ buffered: this.pipeline.buffered }, 'stopped; buffered events were not committed and will be read again');
   }
 
@@ -383,40 +368,9 @@ export class Daemon {
   /** Re-reads the rules file; valid rules take effect at the next event, invalid ones are logged and ignored. */
   reloadRules(trigger: string): Promise<void> {
     return this.exclusive(async () => {
-      try {
-        const rules = rulesFromFlag(this.config.rulesFile);
-        if (rules.version === this.pipeline.rules.version) {
-          this.log.info({ trigger, rulesVersion: rules.version }, 'rules unchanged');
-          return;
-        }
-        const previous = this.pipeline.rules.version;
-        this.pipeline.setRules(rules);
-        this.metrics.rulesInfo.reset();
-        this.metrics.rulesInfo.set({ version: rules.version }, 1);
-        this.metrics.reloads.inc({ result: 'applied' });
-        this.log.info({ trigger, previous, rulesVersion: rules.version }, 'rules reloaded');
-      } catch (err) {
-        this.metrics.reloads.inc({ result: 'rejected' });
-        const issues = err instanceof RulesError ? err.issues.map(formatRulesIssue) : [(err as Error).message];
-        this.log.error({ trigger, issues, rulesVersion: this.pipeline.rules.version }, 'rules rejected; the previous rules keep running');
-      }
+      const rules = reloadRulesFile(this.config.rulesFile, this.pipeline.rules, trigger, this.metrics, this.log);
+      if (rules !== undefined) this.pipeline.setRules(rules);
     });
-  }
-
-  private watchRules(): void {
-    if (!this.config.rulesFile) return;
-    const file = resolve(this.config.rulesFile);
-    // Watch the directory, not the file: editors and config managers replace files by rename,
-    // which ends a watch on the old inode.
-    try {
-      this.watcher = watch(dirname(file), (_event, name) => {
-        if (name !== null && name !== basename(file)) return;
-        clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => void this.reloadRules('file change'), 250);
-      });
-    } catch (err) {
-      this.log.warn({ err, file }, 'cannot watch the rules file; SIGHUP still reloads');
-    }
   }
 
   // ---- health ---------------------------------------------------------------------------
@@ -446,19 +400,7 @@ export class Daemon {
     return run;
   }
 
-  /** Retries a start-up step with capped exponential backoff until it succeeds or the daemon stops. */
-  private async withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
-    let delay = 500;
-    for (;;) {
-      try {
-        await fn();
-        return;
-      } catch (err) {
-        if (this.stopping) throw err;
-        this.log.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed; retrying`);
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 30_000);
-      }
-    }
+  private withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
+    return retryWithBackoff(what, fn, this.log, () => this.stopping);
   }
 }

@@ -1,16 +1,14 @@
-import { watch, type FSWatcher } from 'node:fs';
 import type { Server } from 'node:http';
-import { basename, dirname, resolve } from 'node:path';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { rulesFromFlag } from '../cli/rulesFlag.js';
 import type { Rules } from '../config/rules.js';
 import { describeConfig, type DaemonConfig } from '../daemon/config.js';
 import { startHttp } from '../daemon/http.js';
+import { reloadRulesFile, retryWithBackoff, runShutdown, watchRulesFile } from '../daemon/lifecycle.js';
 import { DaemonMetrics } from '../daemon/metrics.js';
 import type { KeyKind } from '../detectors/types.js';
 import { Stats } from '../engine/stats.js';
-import { FraudwatchError, formatRulesIssue, RulesError } from '../errors.js';
+import type { FraudwatchError } from '../errors.js';
 import type { FraudEvent } from '../events/types.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { createKafka } from '../kafka/client.js';
@@ -20,7 +18,6 @@ import { StateTask } from './task.js';
 import { changelogPartition, ensureTopology, transactionalId, type Topology } from './topics.js';
 import { isFenced, TxnProducer } from './transactions.js';
 
-const SHUTDOWN_DEADLINE_MS = 10_000;
 const TICK_MS = 200;
 /** How often the lag of stage 1 is polled (only while some task waits on a silent input partition). */
 const DRAIN_POLL_MS = 1_000;
@@ -109,8 +106,7 @@ export class StreamsRunner {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private tick: NodeJS.Timeout | undefined;
-  private watcher: FSWatcher | undefined;
-  private reloadTimer: NodeJS.Timeout | undefined;
+  private unwatchRules: () => void = () => undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private http: Server | undefined;
   httpPort = 0;
@@ -146,7 +142,7 @@ export class StreamsRunner {
     this.log.info({ topology: this.topology }, 'topology ready');
     await this.startConsumer();
     this.tick = setInterval(() => void this.onTick(), TICK_MS);
-    this.watchRules();
+    this.unwatchRules = watchRulesFile(this.config.rulesFile, () => this.reloadRules('file change'), this.log);
   }
 
   stop(reason = 'stop'): Promise<void> {
@@ -157,32 +153,22 @@ export class StreamsRunner {
   private async doStop(reason: string): Promise<void> {
     this.stopping = true;
     this.log.info({ reason }, 'shutting down');
-    const deadline = setTimeout(() => {
-      this.log.error('shutdown took longer than 10 s; exiting without a clean disconnect (the next owner of each partition restores from the last commit)');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
     clearInterval(this.tick);
-    clearTimeout(this.reloadTimer);
     clearTimeout(this.restartTimer);
-    this.watcher?.close();
-    const steps: [string, () => Promise<unknown>][] = [
-      // Lets running batches finish and commit.
-      ['consumer', async () => this.consumer?.disconnect()],
-      // Commits what idle flushes scored since; events still buffered stay uncommitted.
-      ['final commits', () => Promise.all([...this.tasks.values()].map((t) => this.exclusive(t, () => this.commitState(t))))],
-      ['producers', () => Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'shutdown')))],
-      ['admin', () => this.admin.disconnect()],
-      ['http', () => new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()))],
-    ];
-    for (const [name, step] of steps) {
-      try {
-        await step();
-      } catch (err) {
-        this.log.warn({ err, step: name }, 'shutdown step failed');
-      }
-    }
-    clearTimeout(deadline);
+    this.unwatchRules();
+    await runShutdown(
+      this.log,
+      [
+        // Lets running batches finish and commit.
+        ['consumer', async () => this.consumer?.disconnect()],
+        // Commits what idle flushes scored since; events still buffered stay uncommitted.
+        ['final commits', () => Promise.all([...this.tasks.values()].map((t) => this.exclusive(t, () => this.commitState(t))))],
+        ['producers', () => Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'shutdown')))],
+        ['admin', () => this.admin.disconnect()],
+        ['http', () => new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()))],
+      ],
+      'shutdown took longer than 10 s; exiting without a clean disconnect (the next owner of each partition restores from the last commit)',
+    );
     this.log.info('stopped; events still in reorder buffers were not committed and will be read again by the next owner');
   }
 
@@ -644,41 +630,13 @@ export class StreamsRunner {
   }
 
   reloadRules(trigger: string): void {
-    try {
-      const rules = rulesFromFlag(this.config.rulesFile);
-      if (rules.version === this.rules.version) {
-        this.log.info({ trigger, rulesVersion: rules.version }, 'rules unchanged');
-        return;
-      }
-      const previous = this.rules.version;
-      this.rules = rules;
-      this.ipKeyOf = ipRoutingKey(rules);
-      for (const t of this.tasks.values()) {
-        // Under the task's lock: the next released event of each task is scored with the new rules.
-        if (t.state !== undefined) void this.exclusive(t, async () => t.state!.pipeline.setRules(rules));
-      }
-      this.metrics.rulesInfo.reset();
-      this.metrics.rulesInfo.set({ version: rules.version }, 1);
-      this.metrics.reloads.inc({ result: 'applied' });
-      this.log.info({ trigger, previous, rulesVersion: rules.version }, 'rules reloaded');
-    } catch (err) {
-      this.metrics.reloads.inc({ result: 'rejected' });
-      const issues = err instanceof RulesError ? err.issues.map(formatRulesIssue) : [(err as Error).message];
-      this.log.error({ trigger, issues, rulesVersion: this.rules.version }, 'rules rejected; the previous rules keep running');
-    }
-  }
-
-  private watchRules(): void {
-    if (!this.config.rulesFile) return;
-    const file = resolve(this.config.rulesFile);
-    try {
-      this.watcher = watch(dirname(file), (_event, name) => {
-        if (name !== null && name !== basename(file)) return;
-        clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => this.reloadRules('file change'), 250);
-      });
-    } catch (err) {
-      this.log.warn({ err, file }, 'cannot watch the rules file; SIGHUP still reloads');
+    const rules = reloadRulesFile(this.config.rulesFile, this.rules, trigger, this.metrics, this.log);
+    if (rules === undefined) return;
+    this.rules = rules;
+    this.ipKeyOf = ipRoutingKey(rules);
+    for (const t of this.tasks.values()) {
+      // Under the task's lock: the next released event of each task is scored with the new rules.
+      if (t.state !== undefined) void this.exclusive(t, async () => t.state!.pipeline.setRules(rules));
     }
   }
 
@@ -707,20 +665,8 @@ export class StreamsRunner {
     return run;
   }
 
-  private async withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
-    let delay = 500;
-    for (;;) {
-      try {
-        await fn();
-        return;
-      } catch (err) {
-        if (this.stopping) throw err;
-        if (err instanceof FraudwatchError && !err.retriable && err.details.retry !== true) throw err;
-        this.log.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed; retrying`);
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 30_000);
-      }
-    }
+  private withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
+    return retryWithBackoff(what, fn, this.log, () => this.stopping);
   }
 }
 
