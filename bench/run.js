@@ -72,6 +72,10 @@ if (only === 'all' || only === 'replay') {
     results.perDetector[id] = { eventsPerSec: rate, ratio: floorRate / rate, alerts: r.alerts };
     table.push([`  only ${id}`, `${fmt(rate)} ev/s`, '', `${fmt(floorRate / rate, 2)}x floor time`, '']);
   }
+  const decode = best(2, () => node('bench/floor.js', [log, 'decode']));
+  const decodeRate = decode.events / (decode.ms / 1000);
+  results.decodeOnly = { eventsPerSec: decodeRate, ratio: floorRate / decodeRate };
+  table.push(['  decode only (parse and validate)', `${fmt(decodeRate)} ev/s`, '', `${fmt(floorRate / decodeRate, 2)}x floor time`, '']);
   const none = best(2, () => node('bench/replay.js', [log, `detectors:\n${DETECTOR_IDS.map((d) => `  ${d}:\n    enabled: false`).join('\n')}\n`]));
   const noneRate = none.events / (none.ms / 1000);
   results.pipelineOnly = { eventsPerSec: noneRate, ratio: floorRate / noneRate };

@@ -68,6 +68,24 @@ describe('ISO-8601 parsing', () => {
     expect(parseIsoWithZone('2026-03-02T08:00:00.123456789Z')).toBe(Date.UTC(2026, 2, 2, 8, 0, 0, 123));
   });
 
+  it('agrees with Date.parse on random instants from year 0 to 9999, and on every day of years around leap-rule edges', () => {
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const maxMs = Date.parse('9999-12-31T23:59:59.999Z');
+    const minMs = Date.parse('0000-01-01T00:00:00.000Z');
+    const instants = Array.from({ length: 20_000 }, () => minMs + Math.floor((rnd(2 ** 30) / 2 ** 30) * (maxMs - minMs)));
+    for (const year of [0, 4, 99, 100, 400, 1900, 1969, 1970, 2000, 2024, 2100]) {
+      const start = Date.parse(`${String(year).padStart(4, '0')}-01-01T00:00:00Z`);
+      for (let d = 0; d < 366; d++) instants.push(start + d * 86_400_000 + rnd(86_400_000));
+    }
+    for (const t of instants) {
+      const iso = new Date(t).toISOString();
+      expect(parseIsoWithZone(iso), iso).toBe(t);
+    }
+    // Years before 100 are years of the Common Era, not 1900 + year (Date.UTC's reading).
+    expect(parseIsoWithZone('0050-06-01T00:00:00Z')).toBe(Date.parse('0050-06-01T00:00:00Z'));
+  });
+
   it.each(['2026-03-02T08:00:00', '2026-03-02 08:00:00Z', '2025-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-03-02T24:00:00Z', '2026-03-02T08:60:00Z', '2026-03-02T08:00:00.Z', '2026-03-02T08:00:00Zjunk', '2026-03-02T08:00:00+25:00', '2026-3-2T08:00:00Z', ''])(
     'rejects %s',
     (s) => expect(parseIsoWithZone(s)).toBeNaN(),
