@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { EachBatchPayload, Message, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Alert } from '../alerts/alert.js';
 import type { Rules } from '../config/rules.js';
@@ -8,12 +7,12 @@ import { decodeEvent } from '../events/decode.js';
 import type { FraudEvent } from '../events/types.js';
 import { FraudwatchError } from '../errors.js';
 import type { GeoLocator } from '../geo/locator.js';
-import { createKafka, defaultPartitioner } from '../kafka/client.js';
+import { defaultPartitioner } from '../kafka/client.js';
 import { deadLetterMessage } from '../kafka/deadLetter.js';
 import { describeConfig, type DaemonConfig } from './config.js';
-import { startHttp } from './http.js';
-import { reloadRulesFile, retryWithBackoff, runShutdown, watchRulesFile } from './lifecycle.js';
+import { reloadRulesFile } from './lifecycle.js';
 import { DaemonMetrics } from './metrics.js';
+import { KafkaService, type ShutdownStep } from './service.js';
 
 /** Where an event came from; travels with it through the reorder buffer. */
 interface Tag {
@@ -35,9 +34,6 @@ export { DLQ_HEADERS } from '../kafka/deadLetter.js';
 /** Per produce request: well under the broker's default 1 MB message batch limit. */
 const PRODUCE_CHUNK_MESSAGES = 1000;
 const PRODUCE_CHUNK_BYTES = 512 * 1024;
-const TICK_MS = 200;
-/** No completed fetch for this long means the brokers are out of reach: not ready. */
-const FETCH_STALE_MS = 10_000;
 
 /**
  * `fraudwatch run`: the Kafka front door to the same Pipeline replay uses.
@@ -47,13 +43,10 @@ const FETCH_STALE_MS = 10_000;
  * never past the earliest event still waiting in the reorder buffer. A crash anywhere
  * re-reads from the last commit; redelivered alerts carry the same alertId.
  */
-export class Daemon {
-  private readonly kafka: Kafka;
-  private consumer: Consumer | undefined;
+export class Daemon extends KafkaService {
   private readonly producer: Producer;
-  private readonly admin: Admin;
   private readonly pipeline: Pipeline<Tag>;
-  private readonly metrics: DaemonMetrics;
+  protected readonly metrics: DaemonMetrics;
   private outbox: Outgoing[] = [];
   /** Per partition: the next offset to read (all below it were pushed into the pipeline). */
   private readonly consumed = new Map<number, number>();
@@ -61,29 +54,15 @@ export class Daemon {
   private readonly lastData = new Map<number, number>();
   private assigned = new Set<number>();
   private lastAnyData = Date.now();
-  private lastFetch = 0;
-  private joined = false;
   private producerHealthy = true;
-  private stopping = false;
-  private stopped: Promise<void> | undefined;
   private lock: Promise<unknown> = Promise.resolve();
-  private tick: NodeJS.Timeout | undefined;
-  private unwatchRules: () => void = () => undefined;
-  private http: Server | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
-  httpPort = 0;
+  protected readonly shutdownTimeoutMessage = 'shutdown took longer than 10 s; exiting without a clean disconnect';
 
-  constructor(
-    private readonly config: DaemonConfig,
-    rules: Rules,
-    locator: GeoLocator,
-    private readonly log: Logger,
-  ) {
-    this.kafka = createKafka(config, log);
+  constructor(config: DaemonConfig, rules: Rules, locator: GeoLocator, log: Logger) {
+    super(config, log);
     // Not idempotent: a retried send may duplicate an alert, which at-least-once allows and the
     // deterministic alertId lets consumers drop; kafkajs's idempotent mode would demand unbounded retries.
     this.producer = this.kafka.producer({ createPartitioner: defaultPartitioner });
-    this.admin = this.kafka.admin();
     this.pipeline = new Pipeline<Tag>({
       rules,
       locator,
@@ -94,49 +73,26 @@ export class Daemon {
     this.metrics.rulesInfo.set({ version: rules.version }, 1);
   }
 
-  async start(): Promise<void> {
-    this.log.info({ config: describeConfig(this.config), rulesVersion: this.pipeline.rules.version }, 'starting');
-    const { server, port } = await startHttp(this.config.httpHost, this.config.httpPort, this.healthState(), this.metrics);
-    this.http = server;
-    this.httpPort = port;
-    this.log.info({ port, host: this.config.httpHost }, 'http listening (/healthz, /readyz, /metrics)');
+  protected startInfo(): Record<string, unknown> {
+    return { config: describeConfig(this.config), rulesVersion: this.pipeline.rules.version };
+  }
 
-    await this.withBackoff('connect', async () => {
-      await this.admin.connect();
-      await this.ensureTopics();
-      await this.producer.connect();
-    });
+  protected async connect(): Promise<void> {
+    await this.admin.connect();
+    await this.ensureTopics();
+    await this.producer.connect();
     this.producerHealthy = true;
-    await this.startConsumer();
-    this.tick = setInterval(() => void this.onTick(), TICK_MS);
-    this.unwatchRules = watchRulesFile(this.config.rulesFile, () => void this.reloadRules('file change'), this.log);
   }
 
-  /** Stops fetching, finishes and commits the batch in hand, disconnects. Safe to call twice. */
-  stop(reason = 'stop'): Promise<void> {
-    this.stopped ??= this.doStop(reason);
-    return this.stopped;
+  protected flushSteps(): readonly ShutdownStep[] {
+    return [
+      // Alerts of events already scored but not yet produced (an idle flush in flight).
+      ['final flush', () => this.exclusive(() => this.produceAndCommit())],
+      ['producer', () => this.producer.disconnect()],
+    ];
   }
 
-  private async doStop(reason: string): Promise<void> {
-    this.stopping = true;
-    this.log.info({ reason }, 'shutting down');
-    clearInterval(this.tick);
-    clearTimeout(this.restartTimer);
-    this.unwatchRules();
-    await runShutdown(
-      this.log,
-      [
-        // disconnect() lets the running batch finish (and commit) before it returns.
-        ['consumer', async () => this.consumer?.disconnect()],
-        // Alerts of events already scored but not yet produced (an idle flush in flight).
-        ['final flush', () => this.exclusive(() => this.produceAndCommit())],
-        ['producer', () => this.producer.disconnect()],
-        ['admin', () => this.admin.disconnect()],
-        ['http', () => new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()))],
-      ],
-      'shutdown took longer than 10 s; exiting without a clean disconnect',
-    );
+  protected logStopped(): void {
     this.log.info({ buffered: this.pipeline.buffered }, 'stopped; buffered events were not committed and will be read again');
   }
 
@@ -157,35 +113,15 @@ export class Daemon {
     }
   }
 
-  private async startConsumer(): Promise<void> {
-    const consumer = this.kafka.consumer({
-      groupId: this.config.groupId,
-      // Wait at most 1 s for data: bounds fetch latency when traffic is thin and makes the
-      // FETCH event a heartbeat of broker reachability for /readyz.
-      maxWaitTimeInMs: 1000,
-      sessionTimeout: this.config.sessionTimeoutMs,
-      heartbeatInterval: this.config.heartbeatMs,
-      allowAutoTopicCreation: false,
-      retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 10 },
-    });
-    this.consumer = consumer;
-    const ev = consumer.events;
-    consumer.on(ev.GROUP_JOIN, (e) => {
+  protected async startConsumer(): Promise<void> {
+    // Wait at most 1 s for data: bounds fetch latency when traffic is thin and makes the
+    // FETCH event a heartbeat of broker reachability for /readyz.
+    const consumer = this.newConsumer({ maxWaitTimeInMs: 1000 });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined = true;
       const partitions = (e.payload.memberAssignment[this.config.inputTopic] ?? []) as number[];
       this.onAssignment(partitions);
       this.log.info({ partitions, groupId: e.payload.groupId, leader: e.payload.isLeader }, 'joined consumer group');
-    });
-    consumer.on(ev.FETCH, () => {
-      this.lastFetch = Date.now();
-    });
-    consumer.on(ev.REBALANCING, () => {
-      this.joined = false;
-    });
-    consumer.on(ev.CRASH, (e) => {
-      this.joined = false;
-      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-      if (!e.payload.restart && !this.stopping) this.scheduleConsumerRestart();
     });
     await this.withBackoff('subscribe', async () => {
       await consumer.connect();
@@ -197,21 +133,6 @@ export class Daemon {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.exclusive(() => this.onBatch(payload)),
     });
-  }
-
-  /** kafkajs gives up on non-retriable errors; an outage must not end the daemon, so start over. */
-  private scheduleConsumerRestart(delayMs = 2000): void {
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(async () => {
-      try {
-        await this.consumer?.disconnect().catch(() => undefined);
-        await this.startConsumer();
-        this.log.info('consumer restarted');
-      } catch (err) {
-        this.log.error({ err }, 'consumer restart failed; trying again');
-        this.scheduleConsumerRestart(Math.min(delayMs * 2, 30_000));
-      }
-    }, delayMs);
   }
 
   private onAssignment(partitions: number[]): void {
@@ -268,7 +189,7 @@ export class Daemon {
   }
 
   /** Idle detection and flushing: the only place the wall clock touches event processing. */
-  private async onTick(): Promise<void> {
+  protected async onTick(): Promise<void> {
     if (this.stopping || this.consumer === undefined) return;
     await this.exclusive(async () => {
       const now = Date.now();
@@ -375,20 +296,12 @@ export class Daemon {
 
   // ---- health ---------------------------------------------------------------------------
 
-  private healthState() {
-    return {
-      alive: () => !this.stopping,
-      ready: () => {
-        let r: { ready: boolean; reason: string };
-        if (this.stopping) r = { ready: false, reason: 'shutting down' };
-        else if (!this.joined) r = { ready: false, reason: 'not joined to the consumer group' };
-        else if (!this.producerHealthy) r = { ready: false, reason: 'cannot produce to the brokers' };
-        else if (Date.now() - this.lastFetch > FETCH_STALE_MS) r = { ready: false, reason: 'no fetch from the brokers in 10 s' };
-        else r = { ready: true, reason: 'consuming' };
-        this.metrics.ready.set(r.ready ? 1 : 0);
-        return r;
-      },
-    };
+  protected notReadyReason(): string | undefined {
+    return this.producerHealthy ? undefined : 'cannot produce to the brokers';
+  }
+
+  protected readyReason(): string {
+    return 'consuming';
   }
 
   // ---- helpers ----------------------------------------------------------------------------
@@ -398,9 +311,5 @@ export class Daemon {
     const run = this.lock.then(fn, fn);
     this.lock = run.catch(() => undefined);
     return run;
-  }
-
-  private withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
-    return retryWithBackoff(what, fn, this.log, () => this.stopping);
   }
 }

@@ -1,11 +1,10 @@
-import type { Server } from 'node:http';
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Rules } from '../config/rules.js';
 import { describeConfig, type DaemonConfig } from '../daemon/config.js';
-import { startHttp } from '../daemon/http.js';
-import { reloadRulesFile, retryWithBackoff, runShutdown, watchRulesFile } from '../daemon/lifecycle.js';
+import { reloadRulesFile } from '../daemon/lifecycle.js';
 import { DaemonMetrics } from '../daemon/metrics.js';
+import { KafkaService, type ShutdownStep } from '../daemon/service.js';
 import type { KeyKind } from '../detectors/types.js';
 import { Stats } from '../engine/stats.js';
 import type { FraudwatchError } from '../errors.js';
@@ -18,10 +17,8 @@ import { StateTask } from './task.js';
 import { changelogPartition, ensureTopology, transactionalId, type Topology } from './topics.js';
 import { isFenced, TxnProducer } from './transactions.js';
 
-const TICK_MS = 200;
 /** How often the lag of stage 1 is polled (only while some task waits on a silent input partition). */
 const DRAIN_POLL_MS = 1_000;
-const FETCH_STALE_MS = 10_000;
 /** How often consumed repartition records are deleted (as Kafka Streams purges its repartition topics). */
 const PURGE_MS = 30_000;
 /** Wait before re-initialising a task whose init failed (broker hiccup), doubling to 30 s. */
@@ -77,18 +74,15 @@ class StreamsMetrics extends DaemonMetrics {
  * Stage-2 state is snapshotted per changed key into the compacted changelog in the same
  * transaction, and restored, before any processing, by whichever instance gets the partition next.
  */
-export class StreamsRunner {
-  private readonly kafka: Kafka;
+export class StreamsRunner extends KafkaService {
   /** The transactional producers' client: see the constructor. */
   private readonly txnKafka: Kafka;
-  private readonly admin: Admin;
-  private consumer: Consumer | undefined;
   private topology!: Topology;
   private rules: Rules;
   private ipKeyOf: (ev: FraudEvent) => string | undefined;
   private readonly tasks = new Map<string, Task>();
   private assignment = new Set<string>();
-  private readonly metrics: StreamsMetrics;
+  protected readonly metrics: StreamsMetrics;
   private readonly stage1Stats = new Stats();
   private readonly retired = new Stats();
   private readonly aggregate = new Stats();
@@ -98,95 +92,60 @@ export class StreamsRunner {
   private lastPurge = Date.now();
   private readonly purged = new Map<string, number>();
   private polling = false;
-  private joined = false;
   /** Bumped on every group join: tells a waiting task whether the group moved on meanwhile. */
   private generation = 0;
-  private lastFetch = 0;
   private producersHealthy = true;
-  private stopping = false;
-  private stopped: Promise<void> | undefined;
-  private tick: NodeJS.Timeout | undefined;
-  private unwatchRules: () => void = () => undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private http: Server | undefined;
-  httpPort = 0;
+  protected readonly shutdownTimeoutMessage =
+    'shutdown took longer than 10 s; exiting without a clean disconnect (the next owner of each partition restores from the last commit)';
 
   constructor(
-    private readonly config: DaemonConfig,
+    config: DaemonConfig,
     rules: Rules,
     private readonly locator: GeoLocator,
-    private readonly log: Logger,
+    log: Logger,
   ) {
-    this.kafka = createKafka(config, log);
+    super(config, log);
     // kafkajs logs every retried CONCURRENT_TRANSACTIONS between back-to-back transactions
     // (kafkajs#1315), several per commit: noise that would bury real warnings. The producers'
     // own client is quiet; TxnProducer reports what actually fails, with a code.
     this.txnKafka = createKafka(config, log.child({ component: 'txn' }, { level: 'error' }));
-    this.admin = this.kafka.admin();
     this.rules = rules;
     this.ipKeyOf = ipRoutingKey(rules);
     this.metrics = new StreamsMetrics(this.aggregate, () => this.refreshStats());
     this.metrics.rulesInfo.set({ version: rules.version }, 1);
   }
 
-  async start(): Promise<void> {
-    this.log.info({ config: describeConfig(this.config), rulesVersion: this.rules.version, processing: 'exactly_once' }, 'starting');
-    const { server, port } = await startHttp(this.config.httpHost, this.config.httpPort, this.healthState(), this.metrics);
-    this.http = server;
-    this.httpPort = port;
-    this.log.info({ port, host: this.config.httpHost }, 'http listening (/healthz, /readyz, /metrics)');
-    await this.withBackoff('connect', async () => {
-      await this.admin.connect();
-      this.topology = await ensureTopology(this.admin, this.config, this.log);
-    });
+  protected startInfo(): Record<string, unknown> {
+    return { config: describeConfig(this.config), rulesVersion: this.rules.version, processing: 'exactly_once' };
+  }
+
+  protected async connect(): Promise<void> {
+    await this.admin.connect();
+    this.topology = await ensureTopology(this.admin, this.config, this.log);
     this.log.info({ topology: this.topology }, 'topology ready');
-    await this.startConsumer();
-    this.tick = setInterval(() => void this.onTick(), TICK_MS);
-    this.unwatchRules = watchRulesFile(this.config.rulesFile, () => this.reloadRules('file change'), this.log);
   }
 
-  stop(reason = 'stop'): Promise<void> {
-    this.stopped ??= this.doStop(reason);
-    return this.stopped;
+  protected flushSteps(): readonly ShutdownStep[] {
+    return [
+      // Commits what idle flushes scored since; events still buffered stay uncommitted.
+      ['final commits', () => Promise.all([...this.tasks.values()].map((t) => this.exclusive(t, () => this.commitState(t))))],
+      ['producers', () => Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'shutdown')))],
+    ];
   }
 
-  private async doStop(reason: string): Promise<void> {
-    this.stopping = true;
-    this.log.info({ reason }, 'shutting down');
-    clearInterval(this.tick);
-    clearTimeout(this.restartTimer);
-    this.unwatchRules();
-    await runShutdown(
-      this.log,
-      [
-        // Lets running batches finish and commit.
-        ['consumer', async () => this.consumer?.disconnect()],
-        // Commits what idle flushes scored since; events still buffered stay uncommitted.
-        ['final commits', () => Promise.all([...this.tasks.values()].map((t) => this.exclusive(t, () => this.commitState(t))))],
-        ['producers', () => Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'shutdown')))],
-        ['admin', () => this.admin.disconnect()],
-        ['http', () => new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()))],
-      ],
-      'shutdown took longer than 10 s; exiting without a clean disconnect (the next owner of each partition restores from the last commit)',
-    );
+  protected logStopped(): void {
     this.log.info('stopped; events still in reorder buffers were not committed and will be read again by the next owner');
   }
 
   // ---- consumer and assignment ------------------------------------------------------------
 
-  private async startConsumer(): Promise<void> {
-    const consumer = this.kafka.consumer({
-      groupId: this.config.groupId,
+  protected async startConsumer(): Promise<void> {
+    const consumer = this.newConsumer({
       maxWaitTimeInMs: 500,
-      sessionTimeout: this.config.sessionTimeoutMs,
-      heartbeatInterval: this.config.heartbeatMs,
       // Restores run beside the consumer; the rebalance timeout bounds how long a join may wait for members.
       rebalanceTimeout: Math.max(60_000, this.config.sessionTimeoutMs),
-      allowAutoTopicCreation: false,
       readUncommitted: false,
-      retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 10 },
     });
-    this.consumer = consumer;
     const ev = consumer.events;
     consumer.on(ev.GROUP_JOIN, (e) => {
       this.joined = true;
@@ -195,9 +154,6 @@ export class StreamsRunner {
       for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) for (const p of partitions as number[]) assigned.push(`${topic}:${p}`);
       this.log.info({ assignment: e.payload.memberAssignment, generation: e.payload.groupProtocol, leader: e.payload.isLeader }, 'joined consumer group');
       void this.onAssignment(new Set(assigned));
-    });
-    consumer.on(ev.FETCH, () => {
-      this.lastFetch = Date.now();
     });
     consumer.on(ev.END_BATCH_PROCESS, (e) => {
       // A batch of transaction markers or aborted records only never reaches eachBatch; stage 1
@@ -216,14 +172,6 @@ export class StreamsRunner {
         }
       });
     });
-    consumer.on(ev.REBALANCING, () => {
-      this.joined = false;
-    });
-    consumer.on(ev.CRASH, (e) => {
-      this.joined = false;
-      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-      if (!e.payload.restart && !this.stopping) this.scheduleConsumerRestart();
-    });
     await this.withBackoff('subscribe', async () => {
       await consumer.connect();
       await consumer.subscribe({ topics: [this.topology.input], fromBeginning: this.config.fromBeginning });
@@ -238,19 +186,9 @@ export class StreamsRunner {
     });
   }
 
-  private scheduleConsumerRestart(delayMs = 2000): void {
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(async () => {
-      try {
-        await this.consumer?.disconnect().catch(() => undefined);
-        await Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'consumer restart')));
-        await this.startConsumer();
-        this.log.info('consumer restarted');
-      } catch (err) {
-        this.log.error({ err }, 'consumer restart failed; trying again');
-        this.scheduleConsumerRestart(Math.min(delayMs * 2, 30_000));
-      }
-    }, delayMs);
+  /** A new consumer means a new generation: every task is claimed and restored again. */
+  protected override async beforeConsumerRestart(): Promise<void> {
+    await Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'consumer restart')));
   }
 
   /**
@@ -529,7 +467,7 @@ export class StreamsRunner {
   }
 
   /** Idle detection and flushing per task; the only place the wall clock touches event processing. */
-  private async onTick(): Promise<void> {
+  protected async onTick(): Promise<void> {
     if (this.stopping) return;
     const now = Date.now();
     const stateTasks = [...this.tasks.values()].filter((t) => t.state !== undefined && t.ready);
@@ -640,22 +578,14 @@ export class StreamsRunner {
     }
   }
 
-  private healthState() {
-    return {
-      alive: () => !this.stopping,
-      ready: () => {
-        let r: { ready: boolean; reason: string };
-        const restoring = [...this.tasks.values()].filter((t) => !t.ready).length;
-        if (this.stopping) r = { ready: false, reason: 'shutting down' };
-        else if (!this.joined) r = { ready: false, reason: 'not joined to the consumer group' };
-        else if (restoring > 0) r = { ready: false, reason: `restoring ${restoring} task(s)` };
-        else if (!this.producersHealthy) r = { ready: false, reason: 'cannot commit transactions to the brokers' };
-        else if (Date.now() - this.lastFetch > FETCH_STALE_MS) r = { ready: false, reason: 'no fetch from the brokers in 10 s' };
-        else r = { ready: true, reason: `processing ${this.tasks.size} task(s)` };
-        this.metrics.ready.set(r.ready ? 1 : 0);
-        return r;
-      },
-    };
+  protected notReadyReason(): string | undefined {
+    const restoring = [...this.tasks.values()].filter((t) => !t.ready).length;
+    if (restoring > 0) return `restoring ${restoring} task(s)`;
+    return this.producersHealthy ? undefined : 'cannot commit transactions to the brokers';
+  }
+
+  protected readyReason(): string {
+    return `processing ${this.tasks.size} task(s)`;
   }
 
   /** Per task: batches, ticks, reloads and closing never interleave. */
@@ -663,10 +593,6 @@ export class StreamsRunner {
     const run = t.lock.then(fn, fn);
     t.lock = run.catch(() => undefined);
     return run;
-  }
-
-  private withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
-    return retryWithBackoff(what, fn, this.log, () => this.stopping);
   }
 }
 

@@ -1,0 +1,174 @@
+import type { Server } from 'node:http';
+import type { Admin, Consumer, ConsumerConfig, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { createKafka } from '../kafka/client.js';
+import type { DaemonConfig } from './config.js';
+import { startHttp, type HealthState } from './http.js';
+import { retryWithBackoff, runShutdown, watchRulesFile } from './lifecycle.js';
+import type { DaemonMetrics } from './metrics.js';
+
+/** How often `onTick` runs: idle detection and flushes, the only wall-clock work. */
+const TICK_MS = 200;
+/** No completed fetch for this long means the brokers are out of reach: not ready. */
+const FETCH_STALE_MS = 10_000;
+
+export type ShutdownStep = readonly [string, () => Promise<unknown>];
+
+/**
+ * What the at-least-once daemon (src/daemon/daemon.ts) and the exactly-once runner
+ * (src/streams/runner.ts) have in common as processes beside Kafka: the HTTP endpoints, start-up
+ * with retries, one consumer that is restarted when kafkajs gives up on it, the rules file
+ * watch, readiness, and the order of a graceful shutdown. They differ in how they process,
+ * produce and commit, which is what the abstract members are.
+ */
+export abstract class KafkaService {
+  protected readonly kafka: Kafka;
+  protected readonly admin: Admin;
+  protected consumer: Consumer | undefined;
+  protected abstract readonly metrics: DaemonMetrics;
+  protected joined = false;
+  protected stopping = false;
+  private lastFetch = 0;
+  private stopped: Promise<void> | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private unwatchRules: () => void = () => undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private http: Server | undefined;
+  /** The port /healthz, /readyz and /metrics listen on, once started. */
+  httpPort = 0;
+
+  constructor(
+    protected readonly config: DaemonConfig,
+    protected readonly log: Logger,
+  ) {
+    this.kafka = createKafka(config, log);
+    this.admin = this.kafka.admin();
+  }
+
+  /** Connects the admin client and whatever else must exist before consuming (topics, producers). Retried. */
+  protected abstract connect(): Promise<void>;
+  /** Creates the consumer (with `newConsumer`), subscribes and runs it. */
+  protected abstract startConsumer(): Promise<void>;
+  /** Runs every TICK_MS: idle inputs, flushes, periodic commits. */
+  protected abstract onTick(): Promise<void>;
+  /** Re-reads the rules file (SIGHUP, or the file changed). */
+  abstract reloadRules(trigger: string): void | Promise<void>;
+  /** What a shutdown does between stopping the consumer and closing the admin client. */
+  protected abstract flushSteps(): readonly ShutdownStep[];
+  /** Why the service is not ready beyond the common reasons, or undefined; and what it does when ready. */
+  protected abstract notReadyReason(): string | undefined;
+  protected abstract readyReason(): string;
+  /** What the start-up log line says (configuration, rules, processing mode). */
+  protected abstract startInfo(): Record<string, unknown>;
+  /** Logged when a shutdown overruns its deadline: what the next start will find. */
+  protected abstract readonly shutdownTimeoutMessage: string;
+  /** The last log line of a clean shutdown: what was left uncommitted. */
+  protected abstract logStopped(): void;
+
+  async start(): Promise<void> {
+    this.log.info(this.startInfo(), 'starting');
+    const { server, port } = await startHttp(this.config.httpHost, this.config.httpPort, this.healthState(), this.metrics);
+    this.http = server;
+    this.httpPort = port;
+    this.log.info({ port, host: this.config.httpHost }, 'http listening (/healthz, /readyz, /metrics)');
+    await this.withBackoff('connect', () => this.connect());
+    await this.startConsumer();
+    this.tick = setInterval(() => void this.onTick(), TICK_MS);
+    this.unwatchRules = watchRulesFile(this.config.rulesFile, () => void this.reloadRules('file change'), this.log);
+  }
+
+  /** Stops fetching, lets the batches in hand finish and commit, disconnects. Safe to call twice. */
+  stop(reason = 'stop'): Promise<void> {
+    this.stopped ??= this.doStop(reason);
+    return this.stopped;
+  }
+
+  private async doStop(reason: string): Promise<void> {
+    this.stopping = true;
+    this.log.info({ reason }, 'shutting down');
+    clearInterval(this.tick);
+    clearTimeout(this.restartTimer);
+    this.unwatchRules();
+    await runShutdown(
+      this.log,
+      [
+        // disconnect() lets the running batches finish (and commit) before it returns.
+        ['consumer', async () => this.consumer?.disconnect()],
+        ...this.flushSteps(),
+        ['admin', () => this.admin.disconnect()],
+        ['http', () => new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()))],
+      ],
+      this.shutdownTimeoutMessage,
+    );
+    this.logStopped();
+  }
+
+  /**
+   * A consumer with the settings both services share, its health events wired: a completed
+   * fetch proves the brokers reachable, a rebalance or a crash means not joined, and a crash
+   * kafkajs will not recover from restarts the consumer (an outage must not end the daemon).
+   */
+  protected newConsumer(settings: Omit<ConsumerConfig, 'groupId' | 'sessionTimeout' | 'heartbeatInterval' | 'allowAutoTopicCreation' | 'retry'>): Consumer {
+    const consumer = this.kafka.consumer({
+      groupId: this.config.groupId,
+      sessionTimeout: this.config.sessionTimeoutMs,
+      heartbeatInterval: this.config.heartbeatMs,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 300, maxRetryTime: 30_000, retries: 10 },
+      ...settings,
+    });
+    this.consumer = consumer;
+    const ev = consumer.events;
+    consumer.on(ev.FETCH, () => {
+      this.lastFetch = Date.now();
+    });
+    consumer.on(ev.REBALANCING, () => {
+      this.joined = false;
+    });
+    consumer.on(ev.CRASH, (e) => {
+      this.joined = false;
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart && !this.stopping) this.scheduleConsumerRestart();
+    });
+    return consumer;
+  }
+
+  /** Before a crashed consumer is started again (the runner closes its tasks here). */
+  protected async beforeConsumerRestart(): Promise<void> {}
+
+  private scheduleConsumerRestart(delayMs = 2000): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(async () => {
+      try {
+        await this.consumer?.disconnect().catch(() => undefined);
+        await this.beforeConsumerRestart();
+        await this.startConsumer();
+        this.log.info('consumer restarted');
+      } catch (err) {
+        this.log.error({ err }, 'consumer restart failed; trying again');
+        this.scheduleConsumerRestart(Math.min(delayMs * 2, 30_000));
+      }
+    }, delayMs);
+  }
+
+  private healthState(): HealthState {
+    return {
+      alive: () => !this.stopping,
+      ready: () => {
+        let r: { ready: boolean; reason: string };
+        const own = this.stopping || !this.joined ? undefined : this.notReadyReason();
+        if (this.stopping) r = { ready: false, reason: 'shutting down' };
+        else if (!this.joined) r = { ready: false, reason: 'not joined to the consumer group' };
+        else if (own !== undefined) r = { ready: false, reason: own };
+        else if (Date.now() - this.lastFetch > FETCH_STALE_MS) r = { ready: false, reason: 'no fetch from the brokers in 10 s' };
+        else r = { ready: true, reason: this.readyReason() };
+        this.metrics.ready.set(r.ready ? 1 : 0);
+        return r;
+      },
+    };
+  }
+
+  protected withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
+    return retryWithBackoff(what, fn, this.log, () => this.stopping);
+  }
+}
