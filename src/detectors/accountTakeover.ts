@@ -12,7 +12,6 @@ const MAX_RISKY_LOGINS = 16;
 
 /** Detectors whose finding on a login makes it risky. All run before account_takeover in the registry. */
 const SIGNALS = ['impossible_travel', 'geo_surge', 'brute_force', 'unfamiliar_location'] as const;
-type Signal = (typeof SIGNALS)[number];
 
 const options = z.strictObject({
   /** How long after a risky login a sensitive account change from its device or address counts. Default 1h. */

@@ -1,4 +1,4 @@
-import type { KafkaMessage, Message } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
 import type { Rules } from '../config/rules.js';
 import { deadLetterMessage } from '../kafka/deadLetter.js';
 import type { Stats } from '../engine/stats.js';

@@ -9,6 +9,7 @@ import { replayLog } from '../../src/io/replay.js';
 import type { Alert } from '../../src/alerts/alert.js';
 import { login } from '../helpers.js';
 import {
+  attackLines,
   createTopic,
   daemonEnv,
   eventually,
@@ -24,13 +25,6 @@ import {
 
 const brokers = await testBrokers();
 const DEMO = 'fixtures/demo/events.jsonl';
-
-/** Ten failed logins on each account: one brute_force alert per account with default rules. */
-function attackLines(accounts: string[], startMs = 0): string[] {
-  const lines: string[] = [];
-  for (let i = 0; i < 10; i++) for (const a of accounts) lines.push(JSON.stringify(login(a, startMs + i * 20_000, '198.51.100.1', false)));
-  return lines;
-}
 
 function parse(messages: { value: Buffer | null }[]): (Alert & { detectedAt: string; source: { topic: string; partition: number; offset: string } })[] {
   return messages.map((m) => JSON.parse(m.value!.toString('utf8')));

@@ -6,6 +6,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage } from 'kafkajs';
+import { expect } from 'vitest';
+import { login } from '../helpers.js';
 
 const exec = promisify(execFile);
 const SCRIPT = 'scripts/kafka-local.sh';
@@ -195,4 +197,41 @@ export function daemonEnv(brokers: string, topics: { input: string; alerts: stri
     FRAUDWATCH_CLIENT_ID: 'fraudwatch-test',
     ...extra,
   };
+}
+
+/** Ten failed logins on each account, 20 s apart from `startMs`: one brute_force alert per account with default rules. */
+export function attackLines(accounts: string[], startMs = 0): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < 10; i++) for (const a of accounts) lines.push(JSON.stringify(login(a, startMs + i * 20_000, '198.51.100.1', false)));
+  return lines;
+}
+
+/**
+ * A broker of the test's own on `port`, fresh from the project's script, for tests that stop and
+ * restart it (never the shared one), with a 2-partition input topic and a name for the alerts topic.
+ */
+export async function ownBroker(port: number, prefix: string): Promise<{ brokers: string; kafka: Kafka; input: string; alerts: string }> {
+  await brokerScript('reset', port);
+  const brokers = await brokerScript('start', port);
+  const kafka = kafkaFor(brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  const input = uniqueName(`${prefix}-in`);
+  await createTopic(admin, input, 2);
+  await admin.disconnect();
+  return { brokers, kafka, input, alerts: uniqueName(`${prefix}-alerts`) };
+}
+
+/**
+ * Stops the broker on `brokerPort` under a running daemon, checks that the daemon turns not ready
+ * but stays alive through the outage, then starts the broker again.
+ */
+export async function outage(daemon: DaemonProcess, httpPort: number, brokerPort: number): Promise<void> {
+  await brokerScript('stop', brokerPort);
+  const down = await eventually(() => httpGet(httpPort, '/readyz'), (r) => r.status === 503, 40_000);
+  expect(down.status).toBe(503);
+  expect((await httpGet(httpPort, '/healthz')).status).toBe(200);
+  await new Promise((r) => setTimeout(r, 3000));
+  expect(daemon.proc.exitCode).toBeNull(); // still running through the outage
+  await brokerScript('start', brokerPort);
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import type { Alert } from '../../src/alerts/alert.js';
-import { loadRulesFile, type Rules } from '../../src/config/rules.js';
+import { loadRulesFile } from '../../src/config/rules.js';
 import { Pipeline } from '../../src/engine/pipeline.js';
 import { decodeEvent } from '../../src/events/decode.js';
 import { GeoipLiteLocator } from '../../src/geo/locator.js';
@@ -285,7 +285,7 @@ describe.skipIf(!brokers)('exactly-once processing (transactions, changelog, sca
     feed(small.slice(half));
     expect(want.length).toBeGreaterThan(firstHalf);
 
-    const { alerts, group, env, input } = await setup('eosrules', 3, true, small.slice(0, half));
+    const { alerts, env, input } = await setup('eosrules', 3, true, small.slice(0, half));
     const d1 = start(env);
     await readAlerts(alerts, firstHalf, [d1], 120_000);
     // Everything scored (the idle flush ran) before the stop; the stop commits it.

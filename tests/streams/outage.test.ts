@@ -2,18 +2,13 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alerts/alert.js';
-import { login } from '../helpers.js';
-import { brokerScript, createTopic, daemonEnv, eventually, httpGet, kafkaFor, produceLines, spawnDaemon, testBrokers, uniqueName, type DaemonProcess } from '../kafka/harness.js';
+import { attackLines, brokerScript, daemonEnv, eventually, httpGet, outage, ownBroker, produceLines, spawnDaemon, testBrokers, type DaemonProcess } from '../kafka/harness.js';
 
 // Stops and restarts a broker, so it runs its own on a port of its own (not the shared broker,
 // not the at-least-once outage test's), started with the project's script.
 const OUTAGE_PORT = 19492;
 const shared = await testBrokers();
 const exec = promisify(execFile);
-
-function attack(account: string, startMs: number): string[] {
-  return Array.from({ length: 10 }, (_, i) => JSON.stringify(login(account, startMs + i * 20_000, '198.51.100.1', false)));
-}
 
 /** read_committed with kcat (see eos.test.ts for why not kafkajs). */
 async function committedAlerts(brokers: string, topic: string): Promise<Alert[]> {
@@ -34,33 +29,17 @@ describe.skipIf(!shared)('exactly-once through a broker outage', () => {
   });
 
   it('is not ready while the broker is down, then resumes from its last transaction: every alert exactly once', async () => {
-    await brokerScript('reset', OUTAGE_PORT);
-    const brokers = await brokerScript('start', OUTAGE_PORT);
-    const kafka = kafkaFor(brokers);
-    const admin = kafka.admin();
-    await admin.connect();
-    const input = uniqueName('eos-outage-in');
-    const alerts = uniqueName('eos-outage-alerts');
-    await createTopic(admin, input, 2);
-    await admin.disconnect();
-
+    const { brokers, kafka, input, alerts } = await ownBroker(OUTAGE_PORT, 'eos-outage');
     const before = ['o1', 'o2', 'o3'];
     const after = ['o4', 'o5', 'o6'];
-    await produceLines(kafka, input, before.flatMap((a) => attack(a, 0)));
+    await produceLines(kafka, input, attackLines(before, 0));
     daemon = spawnDaemon(daemonEnv(brokers, { input, alerts }, { FRAUDWATCH_PROCESSING: 'exactly_once', FRAUDWATCH_LATENESS: '0s', FRAUDWATCH_SESSION_TIMEOUT: '6s' }));
     const port = await daemon.port;
     await eventually(() => committedAlerts(brokers, alerts), (a) => a.length >= 3, 60_000, 500);
     expect((await eventually(() => httpGet(port, '/readyz'), (r) => r.status === 200)).status).toBe(200);
 
-    await brokerScript('stop', OUTAGE_PORT);
-    const down = await eventually(() => httpGet(port, '/readyz'), (r) => r.status === 503, 40_000);
-    expect(down.status).toBe(503);
-    expect((await httpGet(port, '/healthz')).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(daemon.proc.exitCode).toBeNull(); // still running through the outage
-
-    await brokerScript('start', OUTAGE_PORT);
-    await produceLines(kafka, input, after.flatMap((a) => attack(a, 3_600_000)));
+    await outage(daemon, port, OUTAGE_PORT);
+    await produceLines(kafka, input, attackLines(after, 3_600_000));
     const got = await eventually(() => committedAlerts(brokers, alerts), (a) => new Set(a.map((x) => x.accountId)).size >= 6, 120_000, 1000);
     if (got.length < 6) console.error(daemon.logs.filter((l) => !l.includes('"level":30')).slice(-30).join('\n'));
     await new Promise((r) => setTimeout(r, 3000));
