@@ -20,6 +20,28 @@ export function brokers() {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const name = (p) => `${p}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
+/**
+ * Creates topics and waits until every partition has a leader. kafkajs's own waitForLeaders
+ * gives up when a broker's metadata does not know a just-created topic yet
+ * (UNKNOWN_TOPIC_OR_PARTITION), which a fresh Kafka 4 broker sometimes answers.
+ */
+export async function createTopics(admin, topics) {
+  await admin.createTopics({ topics });
+  for (const { topic, numPartitions } of topics) {
+    await waitUntil(
+      async () => {
+        try {
+          const md = await admin.fetchTopicMetadata({ topics: [topic] });
+          return md.topics[0].partitions.filter((p) => p.leader >= 0).length === numPartitions;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+    );
+  }
+}
+
 async function committedTotal(admin, groupId, topic) {
   const r = await admin.fetchOffsets({ groupId, topics: [topic] });
   return r[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
@@ -61,7 +83,7 @@ export async function kafkaBench() {
 
   // --- throughput: the same prefilled messages through the pipe and through the daemon -------
   const input = name('bench-in');
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: input, numPartitions: 3 }] });
+  await createTopics(admin, [{ topic: input, numPartitions: 3 }]);
   const lines = readFileSync(process.env.BENCH_LOG ?? findLog(), 'utf8').split('\n').filter((l) => l.startsWith('{"eventId"')).slice(0, THROUGHPUT_EVENTS);
   for (let i = 0; i < lines.length; i += 2000) {
     await producer.send({ topic: input, acks: -1, messages: lines.slice(i, i + 2000).map((value) => ({ key: /"accountId":"([^"]*)"/.exec(value)?.[1] ?? null, value })) });
@@ -70,7 +92,7 @@ export async function kafkaBench() {
 
   // Bare pipe: consume, produce the same messages, commit after produce.
   const pipeOut = name('bench-pipe-out');
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: pipeOut, numPartitions: 3 }] });
+  await createTopics(admin, [{ topic: pipeOut, numPartitions: 3 }]);
   const pipeGroup = name('bench-pipe');
   const consumer = kafka.consumer({ groupId: pipeGroup, maxWaitTimeInMs: 100 });
   const pipeProducer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -142,7 +164,7 @@ function findLog() {
 async function latencyRun(kafka, admin, producer, bootstrap, lateness) {
   const input = name('bench-lat-in');
   const alerts = name('bench-lat-alerts');
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: input, numPartitions: 3 }, { topic: alerts, numPartitions: 3 }] });
+  await createTopics(admin, [{ topic: input, numPartitions: 3 }, { topic: alerts, numPartitions: 3 }]);
   const d = spawnDaemon({ FRAUDWATCH_BROKERS: bootstrap, FRAUDWATCH_INPUT_TOPIC: input, FRAUDWATCH_ALERTS_TOPIC: alerts, FRAUDWATCH_GROUP_ID: name('bench-lat'), FRAUDWATCH_LATENESS: lateness, FRAUDWATCH_LOG_LEVEL: 'info' });
   await waitUntil(async () => d.log().includes('joined consumer group'), 60_000, 20);
 
@@ -164,9 +186,11 @@ async function latencyRun(kafka, admin, producer, bootstrap, lateness) {
   // 10 ms ticks of RATE/100 events; accounts interleave, each gets 10 failures in a row of ticks.
   const perTick = Math.max(1, Math.round(RATE / 100));
   const latenessMs = Number.parseInt(lateness, 10) * 1000;
-  // The stream runs a whole lateness longer than the measured part: events of the last
-  // `lateness` seconds are released by the idle flush, not the watermark, so they are not timed.
-  const seconds = LATENCY_SECONDS + latenessMs / 1000;
+  // The stream runs a whole lateness (and a second of margin) longer than the measured part:
+  // events of the last `lateness` seconds are released by the idle flush, not the watermark, so
+  // they are not timed. Without the margin, the last timed events can sit just ahead of the final
+  // watermark and wait for the idle flush, a whole lateness more.
+  const seconds = LATENCY_SECONDS + latenessMs / 1000 + 1;
   const ticks = seconds * 100;
   let seq = 0;
   const start = performance.now();

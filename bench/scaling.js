@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { generateToDir } from '../dist/generate/generator.js';
 import { internalTopicNames } from '../dist/streams/topics.js';
-import { brokers, name, sleep, spawnDaemon } from './kafka.js';
+import { brokers, createTopics, name, sleep, spawnDaemon } from './kafka.js';
 
 const TARGET_EVENTS = Number(process.env.BENCH_SCALING_EVENTS ?? 300_000);
 const PARTITIONS = 6;
@@ -70,7 +70,7 @@ export async function scalingBench() {
     // same either way; keyed, each account's lines also keep their log order within one input
     // partition, so the only disorder stage 2 sees is the log's own (within the lateness), not
     // one made up by the bench's spreading an account over partitions.
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: input, numPartitions: PARTITIONS }] });
+    await createTopics(admin, [{ topic: input, numPartitions: PARTITIONS }]);
     for (let i = 0; i < lines.length; i += 2000) {
       await producer.send({ topic: input, acks: -1, messages: lines.slice(i, i + 2000).map((value) => ({ key: /"accountId":"([^"]*)"/.exec(value)?.[1] ?? null, value })) });
     }
