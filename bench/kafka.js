@@ -10,11 +10,23 @@ const THROUGHPUT_EVENTS = Number(process.env.BENCH_KAFKA_EVENTS ?? 200_000);
 const RATE = Number(process.env.BENCH_RATE ?? 5000);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
 
+let startedBroker = false;
+
+/** The broker to measure against: the one given, else a local one started here (and stopped by `stopStartedBroker`). */
 export function brokers() {
   const given = process.env.FRAUDWATCH_BENCH_BROKERS ?? process.env.FRAUDWATCH_TEST_BROKERS;
   if (given) return given;
   execFileSync('bash', ['scripts/kafka-local.sh', 'start'], { env: { ...process.env, KAFKA_PORT: String(BENCH_PORT) }, stdio: 'ignore' });
+  if (!startedBroker) process.once('exit', stopStartedBroker); // also when a part fails
+  startedBroker = true;
   return `127.0.0.1:${BENCH_PORT}`;
+}
+
+/** Stops the local broker if the bench started it: a bench leaves no server running behind it. */
+export function stopStartedBroker() {
+  if (!startedBroker) return;
+  execFileSync('bash', ['scripts/kafka-local.sh', 'stop'], { env: { ...process.env, KAFKA_PORT: String(BENCH_PORT) }, stdio: 'ignore' });
+  startedBroker = false;
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,8 @@
 // Numbers are reported, never asserted: the machines are shared and noisy.
 //
 //   npm run bench                       everything (Kafka parts need a broker: FRAUDWATCH_BENCH_BROKERS,
-//                                       else the local one is started with scripts/kafka-local.sh)
+//                                       else a local one is started with scripts/kafka-local.sh on
+//                                       port 19592, and stopped again when the bench exits)
 //   npm run bench -- --only replay      replay, per-detector and memory parts only
 //   npm run bench -- --only kafka       Kafka end to end only
 //   npm run bench -- --only scaling     exactly-once scale-out only: 1, 2 and 3 instances in one
