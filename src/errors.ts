@@ -21,6 +21,7 @@ export const ERRORS = {
   FW_CLI_BAD_FLAG: { kind: 'cli', retriable: false, message: 'invalid command-line flag or environment variable' },
   FW_INPUT_READ: { kind: 'input', retriable: false, message: 'cannot read the event log' },
   FW_INPUT_INVALID: { kind: 'input', retriable: false, message: 'invalid event record' },
+  FW_INPUT_LATE: { kind: 'input', retriable: false, message: 'events arrived behind the watermark' },
   FW_LABELS_INVALID: { kind: 'input', retriable: false, message: 'invalid labels file' },
   FW_KAFKA_CONNECT: { kind: 'kafka', retriable: true, message: 'cannot reach the Kafka brokers' },
   FW_KAFKA_PRODUCE: { kind: 'kafka', retriable: true, message: 'producing to Kafka failed' },

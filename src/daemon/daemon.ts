@@ -9,6 +9,7 @@ import { FraudwatchError } from '../errors.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { defaultPartitioner } from '../kafka/client.js';
 import { deadLetterMessage } from '../kafka/deadLetter.js';
+import { SourceGroup } from '../streams/sourceGroup.js';
 import { describeConfig, type DaemonConfig } from './config.js';
 import { reloadRulesFile } from './lifecycle.js';
 import { DaemonMetrics } from './metrics.js';
@@ -50,10 +51,14 @@ export class Daemon extends KafkaService {
   private outbox: Outgoing[] = [];
   /** Per partition: the next offset to read (all below it were pushed into the pipeline). */
   private readonly consumed = new Map<number, number>();
+  /** Per partition: the fetch position, past transaction markers too (what the end offset is compared with). */
+  private readonly readTo = new Map<number, number>();
   private readonly committed = new Map<number, number>();
-  private readonly lastData = new Map<number, number>();
   private assigned = new Set<number>();
-  private lastAnyData = Date.now();
+  /** Which partitions hold back event time: the only wall-clock decision (src/streams/sourceGroup.ts). */
+  private readonly progress: SourceGroup<number>;
+  private polling = false;
+  private lateReported = 0;
   private producerHealthy = true;
   private lock: Promise<unknown> = Promise.resolve();
   protected readonly shutdownTimeoutMessage = 'shutdown took longer than 10 s; exiting without a clean disconnect';
@@ -71,6 +76,7 @@ export class Daemon extends KafkaService {
     });
     this.metrics = new DaemonMetrics(this.pipeline.stats);
     this.metrics.rulesInfo.set({ version: rules.version }, 1);
+    this.progress = new SourceGroup(config.idleMs);
   }
 
   protected startInfo(): Record<string, unknown> {
@@ -117,6 +123,14 @@ export class Daemon extends KafkaService {
     // Wait at most 1 s for data: bounds fetch latency when traffic is thin and makes the
     // FETCH event a heartbeat of broker reachability for /readyz.
     const consumer = this.newConsumer({ maxWaitTimeInMs: 1000 });
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      // A batch of transaction markers or aborted records only never reaches eachBatch, but the
+      // fetch position moved past it: without this a quiet partition written with transactions
+      // would look behind its end offset for ever and hold back event time.
+      if (e.payload.batchSize !== 0 || e.payload.firstOffset === null || !this.assigned.has(e.payload.partition)) return;
+      const end = Number(e.payload.lastOffset) + 1;
+      if (end > (this.readTo.get(e.payload.partition) ?? -1)) this.readTo.set(e.payload.partition, end);
+    });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined = true;
       const partitions = (e.payload.memberAssignment[this.config.inputTopic] ?? []) as number[];
@@ -141,14 +155,18 @@ export class Daemon extends KafkaService {
     for (const p of this.assigned) {
       if (!next.has(p)) {
         this.pipeline.removeSource(p);
+        this.progress.remove(p);
         this.consumed.delete(p);
+        this.readTo.delete(p);
         this.committed.delete(p);
-        this.lastData.delete(p);
+        this.metrics.forgetProgress(this.config.inputTopic, p);
       }
     }
+    // A new partition holds back event time until it sends or a lag check finds it caught up:
+    // after a rebalance or a restart it may hold the oldest unread data of all.
     for (const p of next) {
       this.pipeline.addSource(p);
-      if (!this.lastData.has(p)) this.lastData.set(p, now);
+      this.progress.add(p, now);
     }
     this.assigned = next;
   }
@@ -177,10 +195,13 @@ export class Daemon extends KafkaService {
       // Moves kafkajs's fetch position only; what is committed is decided in produceAndCommit.
       resolveOffset(m.offset);
     }
-    if (batch.messages.length > 0) {
+    if (batch.messages.length > 0 && this.assigned.has(partition)) {
       const now = Date.now();
-      this.lastData.set(partition, now);
-      this.lastAnyData = now;
+      this.progress.onData(partition, now);
+      this.progress.sample(now, this.pipeline.newestTs());
+      // Past the batch's trailing transaction markers too, when the whole batch was taken.
+      const end = isRunning() && !isStale() ? Number(batch.lastOffset()) + 1 : next;
+      this.readTo.set(partition, Math.max(this.readTo.get(partition) ?? -1, end, next));
     }
     this.metrics.lag.set({ topic: batch.topic, partition: String(partition) }, Math.max(0, Number(batch.highWatermark) - (this.consumed.get(partition) ?? 0)));
     await this.produceAndCommit();
@@ -188,25 +209,82 @@ export class Daemon extends KafkaService {
     this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
   }
 
-  /** Idle detection and flushing: the only place the wall clock touches event processing. */
+  /**
+   * Lag checks, caught-up partitions and the quiet flush: the only place the wall clock touches
+   * event processing, and only through lag evidence (src/streams/sourceGroup.ts).
+   */
   protected async onTick(): Promise<void> {
     if (this.stopping || this.consumer === undefined) return;
+    if (!this.polling) void this.pollLag();
     await this.exclusive(async () => {
       const now = Date.now();
-      for (const p of this.assigned) {
-        if (now - (this.lastData.get(p) ?? 0) >= this.config.idleMs) this.pipeline.setIdle(p);
-      }
+      this.progress.sample(now, this.pipeline.newestTs());
+      for (const p of this.assigned) this.pipeline.setFloor(p, this.progress.floor(p));
       this.pipeline.drain();
       const lateness = this.config.latenessMs ?? this.pipeline.rules.latenessMs;
-      // Nothing has arrived for a whole lateness: nothing will reorder what is buffered, so it
-      // is scored now rather than held until traffic resumes.
-      if (this.pipeline.buffered > 0 && now - this.lastAnyData >= Math.max(lateness, this.config.idleMs)) this.pipeline.flush();
+      // Every partition has been caught up for a whole lateness: nothing can reorder what is
+      // buffered any more, so it is scored now rather than held until traffic resumes. (NaN,
+      // some partition not caught up, never passes.)
+      if (this.pipeline.buffered > 0 && now - this.progress.quietSince() >= Math.max(lateness, this.config.idleMs)) this.pipeline.flush();
+      this.reportProgress();
       this.metrics.buffered.set(this.pipeline.buffered);
       const keys = this.pipeline.core.keyCounts();
       this.metrics.trackedKeys.set({ kind: 'account' }, keys.account);
       this.metrics.trackedKeys.set({ kind: 'ip' }, keys.ip);
       if (this.outbox.length > 0 || this.hasUncommitted()) await this.produceAndCommit();
     }).catch((err) => this.log.warn({ err }, 'idle flush failed; will retry'));
+  }
+
+  /**
+   * One lag check of every assigned partition: the input's end offsets (issued at `askedAt`)
+   * against how far each partition has been read. A partition not read yet starts from its
+   * committed offset, or the start the group's reset policy gives it.
+   */
+  private async pollLag(): Promise<void> {
+    this.polling = true;
+    const askedAt = Date.now();
+    try {
+      const ends = await this.admin.fetchTopicOffsets(this.config.inputTopic);
+      if ([...this.assigned].some((p) => !this.readTo.has(p))) {
+        const committed = await this.admin.fetchOffsets({ groupId: this.config.groupId, topics: [this.config.inputTopic] });
+        for (const c of committed[0]?.partitions ?? []) {
+          if (!this.assigned.has(c.partition) || this.readTo.has(c.partition)) continue;
+          const end = ends.find((e) => e.partition === c.partition);
+          const start = Number(c.offset) >= 0 ? Number(c.offset) : this.config.fromBeginning ? Number(end?.low ?? 0) : Number(end?.high ?? 0);
+          this.readTo.set(c.partition, start);
+        }
+      }
+      for (const e of ends) {
+        if (!this.assigned.has(e.partition)) continue;
+        const at = this.readTo.get(e.partition);
+        if (at !== undefined && at >= Number(e.high)) this.progress.onCaughtUp(e.partition, askedAt);
+        else this.progress.onBehind(e.partition);
+        this.metrics.lag.set({ topic: this.config.inputTopic, partition: String(e.partition) }, Math.max(0, Number(e.high) - (at ?? 0)));
+      }
+    } catch (err) {
+      // No evidence: every partition holds back event time again until the brokers answer.
+      for (const p of this.assigned) this.progress.onUnknown(p);
+      this.log.debug({ err }, 'lag check failed; partitions hold back event time');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Gauges of event-time progress, and a warning when events were scored behind the watermark. */
+  private reportProgress(): void {
+    const task = this.config.inputTopic;
+    this.metrics.setProgress(
+      task,
+      this.pipeline.watermark(),
+      [...this.pipeline.sourceClocks()].map(([p, c]) => ({ partition: p, ts: c.maxTs, caughtUp: this.progress.lag(p as number) === 'caught_up' })),
+    );
+    const late = this.pipeline.stats.late;
+    if (late > this.lateReported) {
+      // Scored out of order: data older than the watermark arrived after its partition had been
+      // caught up; operators widen the lateness when this keeps coming.
+      this.log.warn({ late: late - this.lateReported, total: late, code: 'FW_INPUT_LATE' }, 'events arrived behind the watermark (later than the lateness allows)');
+      this.lateReported = late;
+    }
   }
 
   private hasUncommitted(): boolean {

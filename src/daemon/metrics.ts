@@ -19,6 +19,24 @@ export class DaemonMetrics {
   readonly ready = new Gauge({ name: 'fraudwatch_ready', help: '1 when joined to the group and consuming', registers: [this.registry] });
   readonly buffered = new Gauge({ name: 'fraudwatch_reorder_buffered_events', help: 'Events waiting in the event-time reorder buffer', registers: [this.registry] });
   readonly trackedKeys = new Gauge({ name: 'fraudwatch_tracked_keys', help: 'Keys with detector state, by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly watermark = new Gauge({
+    name: 'fraudwatch_watermark_seconds',
+    help: 'Event time (s since the epoch) up to which a task releases events: its slowest input partition, less the lateness',
+    labelNames: ['task'],
+    registers: [this.registry],
+  });
+  readonly sourceTime = new Gauge({
+    name: 'fraudwatch_source_event_time_seconds',
+    help: 'Newest event time (s since the epoch) a task has from each input partition; a partition far behind the others holds back its watermark',
+    labelNames: ['task', 'partition'],
+    registers: [this.registry],
+  });
+  readonly sourceCaughtUp = new Gauge({
+    name: 'fraudwatch_source_caught_up',
+    help: '1 when the latest lag check found nothing unread for the input partition, so it no longer holds back event time',
+    labelNames: ['task', 'partition'],
+    registers: [this.registry],
+  });
   readonly batchSeconds = new Histogram({
     name: 'fraudwatch_batch_duration_seconds',
     help: 'Time to score a fetched batch, produce its alerts and dead letters, and commit',
@@ -33,6 +51,8 @@ export class DaemonMetrics {
   });
 
   private readonly seen = new Map<string, number>();
+  /** Partition labels set per task, so a task's series can be removed when it moves away. */
+  private readonly progressSeries = new Map<string, Set<string>>();
 
   constructor(private readonly stats: Stats) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fraudwatch_' });
@@ -51,6 +71,34 @@ export class DaemonMetrics {
     }
     for (const [detector, n] of Object.entries(s.suppressedCooldown)) this.catchUp(this.suppressed, { detector, reason: 'cooldown' }, `c:${detector}`, n);
     for (const [detector, n] of Object.entries(s.suppressedAllowlist)) this.catchUp(this.suppressed, { detector, reason: 'allowlist' }, `w:${detector}`, n);
+  }
+
+  /** A task's event-time position: its watermark and each input partition's clock (ms; −∞ is left unset). */
+  setProgress(task: string, watermarkMs: number, sources: Iterable<{ partition: string | number; ts: number; caughtUp: boolean }>): void {
+    if (Number.isFinite(watermarkMs)) this.watermark.set({ task }, watermarkMs / 1000);
+    let known = this.progressSeries.get(task);
+    if (known === undefined) this.progressSeries.set(task, (known = new Set()));
+    for (const s of sources) {
+      const labels = { task, partition: String(s.partition) };
+      known.add(labels.partition);
+      if (Number.isFinite(s.ts)) this.sourceTime.set(labels, s.ts / 1000);
+      this.sourceCaughtUp.set(labels, s.caughtUp ? 1 : 0);
+    }
+  }
+
+  /** A task or partition that moved away: its series go with it. */
+  forgetProgress(task: string, partition?: string | number): void {
+    const known = this.progressSeries.get(task);
+    const partitions = partition === undefined ? [...(known ?? [])] : [String(partition)];
+    for (const p of partitions) {
+      this.sourceTime.remove({ task, partition: p });
+      this.sourceCaughtUp.remove({ task, partition: p });
+      known?.delete(p);
+    }
+    if (partition === undefined) {
+      this.watermark.remove({ task });
+      this.progressSeries.delete(task);
+    }
   }
 
   private catchUp(counter: Counter<string>, labels: Record<string, string>, id: string, value: number): void {

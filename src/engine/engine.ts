@@ -213,8 +213,15 @@ export class Engine {
     if (ev.ts > this.clock) {
       this.clock = ev.ts;
       if (ev.ts >= this.nextSweep) {
-        this.expire(ev.ts);
-        this.nextSweep = ev.ts + SWEEP_INTERVAL_MS;
+        // Sweeps run on hour boundaries of event time, with the boundary itself as "now", before
+        // the first event at or past it: once everything below the boundary has been released.
+        // A sweep timed by whichever event happened to cross it would differ between replay and a
+        // task that sees only some keys; on boundaries, every key's state is the same in both
+        // (expiry only depends on the key's own times and the boundary, and a later boundary
+        // drops a superset of what an earlier one would).
+        const boundary = Math.floor(ev.ts / SWEEP_INTERVAL_MS) * SWEEP_INTERVAL_MS;
+        this.expire(boundary);
+        this.nextSweep = boundary + SWEEP_INTERVAL_MS;
       }
     }
     // The memo lives for one event: a sweep or a restore between events may drop the record.

@@ -35,7 +35,12 @@ export interface PipelinePosition {
 
 interface SourceClock {
   maxTs: number;
-  idle: boolean;
+  /**
+   * Event time up to which the source no longer holds back the watermark although it has sent
+   * nothing that late (−∞: it holds at its own newest time). Set by the daemon from lag evidence
+   * (src/streams/sourceGroup.ts); cleared by the source's next event or progress marker.
+   */
+  floor: number;
 }
 
 /**
@@ -45,8 +50,8 @@ interface SourceClock {
  *   max ts seen − lateness) → de-duplication by eventId → Engine (detectors, suppression).
  *
  * Front doors differ only in where events come from and where alerts go. The only wall-clock
- * decision, treating a quiet source as idle, belongs to the caller (the daemon); replay never
- * makes it.
+ * decision, letting a caught-up source stop holding back event time (its floor), belongs to
+ * the caller (the daemon, through src/streams/sourceGroup.ts); replay never makes it.
  */
 export class Pipeline<T = undefined> {
   readonly stats = new Stats();
@@ -58,6 +63,7 @@ export class Pipeline<T = undefined> {
   private readonly latenessOverride: number | undefined;
   private lastTs = Number.NEGATIVE_INFINITY;
   private lastId = '';
+  private newest = Number.NEGATIVE_INFINITY;
   private currentTag: T | undefined;
 
   constructor(private readonly options: PipelineOptions<T>) {
@@ -108,11 +114,12 @@ export class Pipeline<T = undefined> {
     this.stats.byType[ev.type]!++;
     let clock = this.sources.get(source);
     if (clock === undefined) {
-      clock = { maxTs: ev.ts, idle: false };
+      clock = { maxTs: ev.ts, floor: Number.NEGATIVE_INFINITY };
       this.sources.set(source, clock);
     }
-    clock.idle = false;
+    clock.floor = Number.NEGATIVE_INFINITY;
     if (ev.ts > clock.maxTs) clock.maxTs = ev.ts;
+    if (ev.ts > this.newest) this.newest = ev.ts;
 
     if (ev.ts < this.lastTs || (ev.ts === this.lastTs && ev.eventId < this.lastId)) {
       // Later than the lateness allows: events after it were already scored. It is still
@@ -126,37 +133,51 @@ export class Pipeline<T = undefined> {
   }
 
   /**
-   * Marks a source idle (no data for a while, by the daemon's wall clock) or removes it, so it
-   * stops holding back the watermark. A source that sends again is active again.
+   * Lets a source stop holding back the watermark up to event time `floor` (the daemon's lag
+   * evidence: everything it had was read before data up to that time arrived elsewhere), or makes
+   * it hold at its own time again (−∞). The source's next event or marker clears it.
    */
-  setIdle(source: string | number, idle = true): void {
+  setFloor(source: string | number, floor: number): void {
     const clock = this.sources.get(source);
-    if (clock) clock.idle = idle;
+    if (clock) clock.floor = floor;
   }
 
   /**
    * Declares a source before its first event (an assigned Kafka partition), so the watermark
-   * waits for it until it sends or is marked idle, instead of racing ahead of its first fetch.
+   * waits for it until it sends or is found caught up, instead of racing ahead of its first fetch.
    */
   addSource(source: string | number): void {
-    if (!this.sources.has(source)) this.sources.set(source, { maxTs: Number.NEGATIVE_INFINITY, idle: false });
+    if (!this.sources.has(source)) this.sources.set(source, { maxTs: Number.NEGATIVE_INFINITY, floor: Number.NEGATIVE_INFINITY });
   }
 
   removeSource(source: string | number): void {
     this.sources.delete(source);
   }
 
-  /** The event time up to which events are released. */
+  /** The event time up to which events are released: the slowest source's time, less the lateness. */
   watermark(): number {
     let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
     for (const c of this.sources.values()) {
-      if (c.maxTs > max) max = c.maxTs;
-      if (!c.idle && c.maxTs < min) min = c.maxTs;
+      const t = c.floor > c.maxTs ? c.floor : c.maxTs;
+      if (t < min) min = t;
     }
-    // All sources idle: the newest time seen bounds what can still be reordered.
-    if (min === Number.POSITIVE_INFINITY) min = max;
+    if (min === Number.POSITIVE_INFINITY) return Number.NEGATIVE_INFINITY;
     return min - this.latenessMs;
+  }
+
+  /** The newest event time received from any source (what a caught-up source's floor can reach). */
+  newestTs(): number {
+    return this.newest;
+  }
+
+  /** Each source's newest event time and floor (metrics: which partition holds event time back). */
+  sourceClocks(): IterableIterator<[string | number, Readonly<SourceClock>]> {
+    return this.sources.entries();
+  }
+
+  /** The newest event time released (scored or dropped as a duplicate). */
+  get releasedTs(): number {
+    return this.lastTs;
   }
 
   /** Releases buffered events the watermark has passed. */
@@ -168,7 +189,7 @@ export class Pipeline<T = undefined> {
     }
   }
 
-  /** End of input (or a source idle past the lateness): release everything buffered. */
+  /** End of input (or every source caught up for a whole lateness): release everything buffered. */
   flush(): void {
     for (let e = this.buffer.pop(); e !== undefined; e = this.buffer.pop()) this.release(e.event, e.tag);
   }
@@ -187,7 +208,7 @@ export class Pipeline<T = undefined> {
     };
   }
 
-  /** Restores a saved position; the sources start active (idleness is the caller's wall-clock call). */
+  /** Restores a saved position; every source holds back event time until the caller has lag evidence. */
   restorePosition(p: PipelinePosition): void {
     this.lastTs = p.lastTs;
     this.lastId = p.lastId;
@@ -195,8 +216,9 @@ export class Pipeline<T = undefined> {
     this.dedupe.expire(p.lastTs);
     for (const [source, maxTs] of p.sources) {
       const clock = this.sources.get(source);
-      if (clock === undefined) this.sources.set(source, { maxTs, idle: false });
+      if (clock === undefined) this.sources.set(source, { maxTs, floor: Number.NEGATIVE_INFINITY });
       else if (maxTs > clock.maxTs) clock.maxTs = maxTs;
+      if (maxTs > this.newest) this.newest = maxTs;
     }
     this.engine.restoreClock(p.engine);
   }
@@ -209,11 +231,12 @@ export class Pipeline<T = undefined> {
   advance(source: string | number, ts: number): void {
     let clock = this.sources.get(source);
     if (clock === undefined) {
-      clock = { maxTs: ts, idle: false };
+      clock = { maxTs: ts, floor: Number.NEGATIVE_INFINITY };
       this.sources.set(source, clock);
     }
-    clock.idle = false;
+    clock.floor = Number.NEGATIVE_INFINITY;
     if (ts > clock.maxTs) clock.maxTs = ts;
+    if (ts > this.newest) this.newest = ts;
     this.drain();
   }
 

@@ -13,12 +13,10 @@ import type { GeoLocator } from '../geo/locator.js';
 import { createKafka } from '../kafka/client.js';
 import { readChangelog } from './changelog.js';
 import { ipRoutingKey, progressMarkers, repartitionBatch } from './repartition.js';
-import { StateTask } from './task.js';
+import { StateTask, type DrainedCheck } from './task.js';
 import { changelogPartition, ensureTopology, transactionalId, type Topology } from './topics.js';
 import { isFenced, TxnProducer } from './transactions.js';
 
-/** How often the lag of stage 1 is polled (only while some task waits on a silent input partition). */
-const DRAIN_POLL_MS = 1_000;
 /** How often consumed repartition records are deleted (as Kafka Streams purges its repartition topics). */
 const PURGE_MS = 30_000;
 /** Wait before re-initialising a task whose init failed (broker hiccup), doubling to 30 s. */
@@ -86,9 +84,8 @@ export class StreamsRunner extends KafkaService {
   private readonly stage1Stats = new Stats();
   private readonly retired = new Stats();
   private readonly aggregate = new Stats();
-  /** Input partitions stage 1 has read to their end, with the offset it committed there (polled). */
-  private drained = new Map<number, number>();
-  private lastDrainPoll = 0;
+  /** The latest lag check of stage 1: input partitions it has read to their end (see pollDrained). */
+  private drained: DrainedCheck | undefined;
   private lastPurge = Date.now();
   private readonly purged = new Map<string, number>();
   private polling = false;
@@ -251,6 +248,7 @@ export class StreamsRunner extends KafkaService {
             rules: this.rules,
             locator: this.locator,
             latenessMs: this.config.latenessMs,
+            idleMs: this.config.idleMs,
             log: this.log,
           });
     const task: Task = {
@@ -357,7 +355,10 @@ export class StreamsRunner extends KafkaService {
     t.ready = false;
     if (this.tasks.get(t.id) === t) this.tasks.delete(t.id);
     await t.lock.catch(() => undefined);
-    if (t.state !== undefined) this.retire(t.state);
+    if (t.state !== undefined) {
+      this.retire(t.state);
+      this.metrics.forgetProgress(t.id);
+    }
     await t.producer.close().catch((err: unknown) => this.log.warn({ err, task: t.id }, 'closing a task producer failed'));
     this.log.debug({ task: t.id, why }, 'task closed');
   }
@@ -466,19 +467,27 @@ export class StreamsRunner extends KafkaService {
     this.producersHealthy = true;
   }
 
-  /** Idle detection and flushing per task; the only place the wall clock touches event processing. */
+  /**
+   * Per task: stage 1's latest lag check, caught-up input partitions, the quiet flush, progress
+   * gauges; the only place the wall clock touches event processing (through lag evidence).
+   */
   protected async onTick(): Promise<void> {
     if (this.stopping) return;
     const now = Date.now();
     const stateTasks = [...this.tasks.values()].filter((t) => t.state !== undefined && t.ready);
-    const waiting = stateTasks.some((t) => [...t.state!.lastData.values()].some((at) => now - at >= this.config.idleMs));
-    if (waiting && now - this.lastDrainPoll >= DRAIN_POLL_MS && !this.polling) void this.pollDrained();
+    if (stateTasks.length > 0 && !this.polling) void this.pollDrained();
+    const check = this.drained;
     for (const t of stateTasks) {
       void this.exclusive(t, async () => {
         if (t.closed || !t.ready) return;
         const s = t.state!;
         const before = s.pipeline.stats.processed + s.pipeline.stats.duplicates;
-        s.tick(now, this.config.idleMs, (o) => this.drained.get(o));
+        s.tick(Date.now(), check);
+        this.metrics.setProgress(
+          t.id,
+          s.pipeline.watermark(),
+          [...s.pipeline.sourceClocks()].map(([p, c]) => ({ partition: p, ts: c.maxTs, caughtUp: s.progress.lag(p as number) === 'caught_up' })),
+        );
         if (s.pipeline.stats.processed + s.pipeline.stats.duplicates !== before) s.markDirty();
         try {
           await this.commitState(t);
@@ -523,12 +532,13 @@ export class StreamsRunner extends KafkaService {
   }
 
   /**
-   * Which input partitions stage 1 has read to their end, with the offset it committed there: a
-   * stage-2 task that has received stage 1's marker up to that offset has every event of the
-   * partition, so marking it idle cannot make its events late.
+   * Which input partitions stage 1 has read to their end, with the offset it committed there, as
+   * of the instant the check was issued: a stage-2 task that has received stage 1's marker up to
+   * that offset had every event of the partition at that instant (src/streams/sourceGroup.ts).
    */
   private async pollDrained(): Promise<void> {
     this.polling = true;
+    const askedAt = Date.now();
     try {
       const [committed, inputEnds] = await Promise.all([
         this.admin.fetchOffsets({ groupId: this.config.groupId, topics: [this.topology.input] }),
@@ -540,11 +550,11 @@ export class StreamsRunner extends KafkaService {
         const at = done.get(e.partition) ?? -1;
         if (at >= Number(e.high)) drained.set(e.partition, at);
       }
-      this.drained = drained;
+      this.drained = { ok: true, askedAt, drained };
     } catch (err) {
-      this.log.debug({ err }, 'lag poll failed; partitions stay non-idle');
+      this.drained = { ok: false, askedAt, drained: new Map() };
+      this.log.debug({ err }, 'lag check failed; input partitions hold back event time');
     } finally {
-      this.lastDrainPoll = Date.now();
       this.polling = false;
     }
   }

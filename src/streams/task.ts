@@ -9,6 +9,7 @@ import type { GeoLocator } from '../geo/locator.js';
 import type { PartitionLog } from './changelog.js';
 import { SOURCE_HEADERS } from './repartition.js';
 import { decodeKeySnapshot, decodeTaskRecord, encodeKeySnapshot, encodeTaskRecord, parseStateKey, RangeCursor, stateKey, TASK_KEY, toRanges, type TaskRecord } from './snapshot.js';
+import { SourceGroup } from './sourceGroup.js';
 import type { OffsetToCommit, OutRecord } from './transactions.js';
 
 /** Where an event came from; travels with it through the reorder buffer. */
@@ -34,7 +35,20 @@ export interface StateTaskOptions {
   readonly rules: Rules;
   readonly locator: GeoLocator;
   readonly latenessMs: number | undefined;
+  /** The wall-clock grace applied to lag evidence (`--idle-timeout`). */
+  readonly idleMs: number;
   readonly log: Logger;
+}
+
+/**
+ * The latest lag check of stage 1 (runner.pollDrained): per input partition, the offset stage 1
+ * had committed once it had read the partition to its end (absent: not read to its end), as of
+ * wall clock `askedAt`; `ok` false when the check failed.
+ */
+export interface DrainedCheck {
+  readonly ok: boolean;
+  readonly askedAt: number;
+  readonly drained: ReadonlyMap<number, number>;
 }
 
 export interface RestoreSummary {
@@ -78,13 +92,11 @@ export class StateTask {
   /** (committed offset, last released ts) per commit, to find where the dedupe horizon starts. */
   private history: [number, number][] = [];
   private dedupeFrom = 0;
-  /** Wall clock of the latest record per input partition (origin), for idleness. */
-  readonly lastData = new Map<number, number>();
+  /** Which input partitions (origins) hold back this task's event time (src/streams/sourceGroup.ts). */
+  readonly progress: SourceGroup<number>;
   /** Per input partition: every event stage 1 forwarded from below this input offset has been read. */
   private readonly received = new Map<number, number>();
-  lastAnyData = Date.now();
   private positionDirty = true;
-  private readonly idleOrigins = new Set<number>();
   private lateReported = 0;
   errors = 0;
 
@@ -102,11 +114,13 @@ export class StateTask {
     });
     this.pipeline.core.trackChanges();
     // The watermark waits for every input partition: an account's events may come from any of
-    // them (upstream keys are arbitrary), and stage-1 tasks progress at their own pace.
+    // them (upstream keys are arbitrary), and stage-1 tasks progress at their own pace. A new or
+    // restored task knows nothing of them yet, exactly like one started fresh.
+    this.progress = new SourceGroup(o.idleMs);
     const now = Date.now();
     for (let p = 0; p < o.inputPartitions; p++) {
       this.pipeline.addSource(p);
-      this.lastData.set(p, now);
+      this.progress.add(p, now);
     }
   }
 
@@ -196,7 +210,7 @@ export class StateTask {
         // up to this event time.
         const origin = Number(m.headers?.[SOURCE_HEADERS.partition]?.toString() ?? -1);
         if (origin < 0) continue;
-        this.lastData.set(origin, now);
+        this.progress.onData(origin, now);
         const below = read === undefined ? Number.NaN : Number(read.toString());
         if (Number.isSafeInteger(below) && below > (this.received.get(origin) ?? 0)) this.received.set(origin, below);
         const ts = progress === undefined ? Number.NaN : Number(progress.toString());
@@ -225,10 +239,10 @@ export class StateTask {
       }
       const origin = Number(m.headers?.[SOURCE_HEADERS.partition]?.toString() ?? 0);
       const originOffset = m.headers?.[SOURCE_HEADERS.offset]?.toString() ?? '-1';
-      this.lastData.set(origin, now);
-      this.lastAnyData = now;
+      this.progress.onData(origin, now);
       this.guard(() => this.pipeline.push(ev, origin, { offset, origin, originOffset, receivedAt }), offset);
     }
+    this.progress.sample(now, this.pipeline.newestTs());
     this.positionDirty = true;
   }
 
@@ -246,35 +260,29 @@ export class StateTask {
   }
 
   /**
-   * Idle handling for the tick: marks origins idle, drains, and flushes a silent task.
-   * `drainedAt(p)` is stage 1's committed input offset of partition p once it has read the whole
-   * partition as far as it goes now, else undefined.
+   * The tick: applies stage 1's latest lag check, lets caught-up input partitions stop holding
+   * back event time, drains, and releases everything once every input partition has been caught
+   * up for a whole lateness. An input partition is caught up for this task only when stage 1 had
+   * read it to its end *and* this task has read stage 1's marker up to there: wall-clock silence
+   * would let a slow or failed-over stage-1 task's events arrive behind the watermark, and so
+   * would the repartition partition's end offset (an open transaction of a crashed instance
+   * hides the records committed after it until the transaction is aborted).
    */
-  tick(now: number, idleMs: number, drainedAt: (origin: number) => number | undefined): void {
-    let allIdle = true;
+  tick(now: number, check: DrainedCheck | undefined): void {
     for (let p = 0; p < this.o.inputPartitions; p++) {
-      // Idle only when silent AND stage 1 has read the whole input partition AND we have read
-      // everything it forwarded from it (its marker up to that offset). Wall-clock silence alone
-      // would let a slow or failed-over stage-1 task's events arrive behind the watermark, and so
-      // would the repartition partition's end offset: an open transaction of a crashed instance
-      // hides the records committed after it until the transaction is aborted.
-      const drained = drainedAt(p);
-      if (now - (this.lastData.get(p) ?? 0) >= idleMs && drained !== undefined && (this.received.get(p) ?? 0) >= drained) {
-        if (!this.idleOrigins.has(p)) {
-          this.idleOrigins.add(p);
-          this.log.debug({ origin: p }, 'input partition idle: it no longer holds back event time');
-        }
-        this.pipeline.setIdle(p);
-      } else {
-        allIdle = false;
-        this.idleOrigins.delete(p);
-      }
+      const drained = check?.drained.get(p);
+      if (check === undefined || !check.ok) this.progress.onUnknown(p);
+      else if (drained !== undefined && (this.received.get(p) ?? 0) >= drained) this.progress.onCaughtUp(p, check.askedAt);
+      else this.progress.onBehind(p);
     }
+    this.progress.sample(now, this.pipeline.newestTs());
+    for (let p = 0; p < this.o.inputPartitions; p++) this.pipeline.setFloor(p, this.progress.floor(p));
     try {
       this.pipeline.drain();
       const lateness = this.o.latenessMs ?? this.pipeline.rules.latenessMs;
-      if (allIdle && this.pipeline.buffered > 0 && now - this.lastAnyData >= Math.max(lateness, idleMs)) {
-        this.log.debug({ buffered: this.pipeline.buffered }, 'every input partition idle: buffered events released');
+      // NaN (some input partition not caught up) never passes.
+      if (this.pipeline.buffered > 0 && now - this.progress.quietSince() >= Math.max(lateness, this.o.idleMs)) {
+        this.log.debug({ buffered: this.pipeline.buffered }, 'every input partition caught up for a whole lateness: buffered events released');
         this.pipeline.flush();
       }
     } catch (err) {
@@ -284,7 +292,7 @@ export class StateTask {
     const late = this.pipeline.stats.late;
     if (late > this.lateReported) {
       // Scored out of order: operators widen the lateness when this keeps coming.
-      this.log.warn({ late: late - this.lateReported, total: late }, 'events arrived behind the watermark (later than the lateness allows)');
+      this.log.warn({ late: late - this.lateReported, total: late, code: 'FW_INPUT_LATE' }, 'events arrived behind the watermark (later than the lateness allows)');
       this.lateReported = late;
     }
   }

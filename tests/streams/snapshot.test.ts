@@ -234,8 +234,11 @@ describe('stage 2: when an input partition stops holding back event time', () =>
       rules: defaultRules(),
       locator,
       latenessMs: 10_000,
+      idleMs: 2_000,
       log: pino({ level: 'silent' }),
     });
+  /** Stage 1's lag check as of `askedAt`: input partition → offset committed at its end. */
+  const check = (askedAt: number, drained: Record<number, number>) => ({ ok: true, askedAt, drained: new Map(Object.entries(drained).map(([p, o]) => [Number(p), o])) });
   let offset = 0;
   const record = (headers: Record<string, string>, value: string | null): KafkaMessage =>
     ({ offset: String(offset++), key: null, value: value === null ? null : Buffer.from(value), headers, timestamp: '0', attributes: 0, size: 0 }) as unknown as KafkaMessage;
@@ -253,11 +256,18 @@ describe('stage 2: when an input partition stops holding back event time', () =>
     const later = Date.now() + 60_000;
     // Stage 1 committed 7 for input partition 1, but its marker so far says 3: records of that
     // partition are still on their way (say, behind a crashed instance's open transaction).
-    t.tick(later, 2_000, (p) => (p === 0 ? 5 : 7));
+    t.tick(later, check(later, { 0: 5, 1: 7 }));
+    expect(t.progress.lag(0)).toBe('caught_up');
+    expect(t.progress.lag(1)).toBe('behind');
+    t.tick(later + 60_000, check(later + 60_000, { 0: 5, 1: 7 }));
     expect(t.pipeline.buffered).toBe(2);
-    // Drained per stage 1 and every marker in: both idle, and the silent task flushes.
+    // Drained per stage 1 and every marker in: both caught up, and after a whole lateness of
+    // that the task releases what it holds.
     t.handle([marker(1, 7)]);
-    t.tick(later + 60_000, 2_000, (p) => (p === 0 ? 5 : 7));
+    t.tick(later + 61_000, check(later + 61_000, { 0: 5, 1: 7 }));
+    expect(t.progress.lag(1)).toBe('caught_up');
+    expect(t.pipeline.buffered).toBe(2);
+    t.tick(later + 71_000, check(later + 71_000, { 0: 5, 1: 7 }));
     expect(t.pipeline.buffered).toBe(0);
     expect(t.pipeline.stats.processed).toBe(2);
   });
@@ -266,7 +276,15 @@ describe('stage 2: when an input partition stops holding back event time', () =>
     const t = task();
     const t0 = Date.parse('2026-03-02T00:00:00Z');
     t.handle([event(0, t0, 'c'), marker(0, 9, t0), marker(1, 4, t0)]);
-    t.tick(Date.now() + 3_600_000, 2_000, (p) => (p === 0 ? 9 : undefined));
+    for (let i = 0; i < 5; i++) {
+      const at = Date.now() + i * 3_600_000;
+      t.tick(at, check(at, { 0: 9 }));
+    }
+    expect(t.progress.lag(1)).toBe('behind');
+    expect(t.pipeline.buffered).toBe(1);
+    // A failed check is no evidence either.
+    t.tick(Date.now() + 7_200_000, { ok: false, askedAt: Date.now() + 7_200_000, drained: new Map() });
+    expect(t.progress.lag(0)).toBe('unknown');
     expect(t.pipeline.buffered).toBe(1);
   });
 });
