@@ -35,9 +35,15 @@ export async function runCommand(flags: RunFlags): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => void daemon.reloadRules('SIGHUP'));
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  // npx, npm exec and shell wrappers do not pass SIGTERM on: they exit and leave us re-parented,
+  // where no supervisor would ever stop us. A parent that went away is a SIGTERM.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) shutdown('parent process exited');
+  }, 500).unref();
 
   await daemon.start();
-  log.info({ httpPort: daemon.httpPort, rulesVersion: rules.version }, 'running');
+  log.info({ httpPort: daemon.httpPort, rulesVersion: rules.version, pid: process.pid }, 'running');
   // Keep the command pending until a signal ends the process.
   await new Promise<never>(() => undefined);
 }

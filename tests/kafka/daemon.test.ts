@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +209,53 @@ describe.skipIf(!brokers)('fraudwatch run against a real broker', () => {
     const committed = offsets.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
     expect(committed).toBe(30);
     expect(d.logs.some((l) => l.includes('"msg":"stopped'))).toBe(true);
+  }, 120_000);
+
+  it('started through npx, shuts down gracefully when npx is signalled (npx does not pass it on)', async () => {
+    const input = uniqueName('npx-in');
+    const alerts = uniqueName('npx-alerts');
+    const group = uniqueName('npx-group');
+    await createTopic(admin, input, 2);
+    await produceLines(kafka, input, attackLines(['n1', 'n2', 'n3']));
+    const env = { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'info', ...daemonEnv(brokers!, { input, alerts, group }, { FRAUDWATCH_LATENESS: '0s' }) };
+    const npx = spawn('npx', ['fraudwatch', 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const logs: string[] = [];
+    const collect = (chunk: Buffer) => logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    npx.stdout!.on('data', collect);
+    npx.stderr!.on('data', collect);
+    let daemonPid = 0;
+    try {
+      const running = await eventually(async () => logs.find((l) => l.includes('"msg":"running"')), Boolean, 60_000, 100);
+      daemonPid = JSON.parse(running!).pid as number;
+      expect(daemonPid).not.toBe(npx.pid);
+      await readTopic(kafka, alerts, (m) => m.length >= 3);
+      const t0 = Date.now();
+      npx.kill('SIGTERM');
+      const alive = () => {
+        try {
+          process.kill(daemonPid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const gone = await eventually(async () => !alive(), Boolean, 15_000, 100);
+      expect(gone, 'the daemon outlived npx').toBe(true);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(logs.some((l) => l.includes('"reason":"parent process exited"'))).toBe(true);
+      expect(logs.some((l) => l.includes('"msg":"stopped'))).toBe(true);
+      const offsets = (await admin.fetchOffsets({ groupId: group, topics: [input] }))[0]!.partitions;
+      expect(offsets.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0)).toBe(30);
+    } finally {
+      npx.kill('SIGKILL');
+      if (daemonPid > 0) {
+        try {
+          process.kill(daemonPid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
   }, 120_000);
 
   it('produces a burst of thousands of alerts released by one idle flush in bounded requests', async () => {
