@@ -80,6 +80,18 @@ describe.skipIf(!brokers)('fraudwatch run against a real broker', () => {
       expect(source.topic).toBe(input);
       expect(JSON.stringify(rest)).toBe(byId.get(a.alertId));
     }
+    // Event-time progress is visible: the watermark, and each partition's clock and lag state.
+    const metrics = (await httpGet(await d.port, '/metrics')).body;
+    const newest = Math.max(...lines.map((l) => { try { return Date.parse(JSON.parse(l).ts); } catch { return 0; } }).filter(Number.isFinite));
+    const wm = Number(new RegExp(`^fraudwatch_watermark_seconds\\{task="${input}"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(Number.isFinite(newest)).toBe(true);
+    expect(wm).toBeGreaterThan(newest / 1000 - 3600);
+    expect(wm).toBeLessThanOrEqual(newest / 1000);
+    for (let p = 0; p < partitions; p++) {
+      expect(metrics).toMatch(new RegExp(`^fraudwatch_source_caught_up\\{task="${input}",partition="${p}"\\} 1$`, 'm'));
+      expect(metrics).toMatch(new RegExp(`^fraudwatch_source_event_time_seconds\\{task="${input}",partition="${p}"\\} \\d`, 'm'));
+    }
+    expect(d.logs.filter((l) => l.includes('FW_INPUT_LATE'))).toEqual([]);
     expect(await d.stop()).toBe(0);
   }, 180_000);
 
