@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
+import { humanCount } from '../format/human.js';
 import type { FraudEvent } from '../events/types.js';
 import { cityKey, isPreciseFix, networkPrefix } from '../geo/distance.js';
 import type { GeoPoint } from '../geo/locator.js';
@@ -264,7 +265,7 @@ export const accountSharing = defineDetector({
       return {
         detector: 'account_sharing',
         key: accountId,
-        summary: `Account ${accountId} streamed from ${rec.length} households within ${windowText}, ${rule} (threshold ${minHouseholds}): ${list}.`,
+        summary: `Account ${accountId} streamed from ${humanCount(rec.length)} households within ${windowText}, ${rule} (threshold ${minHouseholds}): ${list}.`,
         evidence: {
           households,
           count: rec.length,
