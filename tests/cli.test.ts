@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { login } from './helpers.js';
 
 /** The CLI as users run it (built by `npm test` before the tests). */
-function cli(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ['bin/fraudwatch.js', ...args], { input, encoding: 'utf8', timeout: 60_000 });
+function cli(args: string[], input?: string, env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['bin/fraudwatch.js', ...args], { input, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -81,5 +81,17 @@ describe('fraudwatch CLI', () => {
     expect(r3.code).toBe(2);
     expect(r3.stderr).toContain('FW_RULES_READ');
     expect(cli(['frobnicate']).code).toBe(2);
+  });
+});
+
+describe('fraudwatch CLI: operators', () => {
+  it('validate - reads the rules from standard input', () => {
+    const ok = cli(['validate', '-'], readFileSync('rules/default.yaml', 'utf8'));
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('lateness: 30s');
+    expect(ok.stderr).toMatch(/^<stdin>: OK/);
+    const bad = cli(['validate', '-'], 'detectors:\n  brute_force:\n    treshold: 3\n');
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('<stdin>:3:5 FW_RULES_UNKNOWN_KEY detectors.brute_force.treshold');
   });
 });

@@ -61,7 +61,7 @@ export function buildProgram(): Command {
   program
     .command('validate')
     .description('Check a rules file: print every error with file:line:col and exit 1, or print the effective rules.')
-    .argument('<rules>', 'rules YAML')
+    .argument('<rules>', 'rules YAML path, or - for standard input')
     .action(async (file) => (await import('./validate.js')).validateCommand(file));
 
   addRunFlags(
