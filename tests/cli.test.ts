@@ -94,4 +94,13 @@ describe('fraudwatch CLI: operators', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain('<stdin>:3:5 FW_RULES_UNKNOWN_KEY detectors.brute_force.treshold');
   });
+
+  it('replay and backtest of a directory say which path is a directory, with the I/O error code', () => {
+    for (const command of ['replay', 'backtest']) {
+      const r = cli([command, dir]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`FW_INPUT_READ: cannot read the event log: ${dir} is a directory`);
+      expect(r.stderr).not.toContain('EISDIR');
+    }
+  });
 });

@@ -3,6 +3,7 @@ import cliProgress from 'cli-progress';
 import { JsonlSink } from '../alerts/sink.js';
 import { GeoipLiteLocator } from '../geo/locator.js';
 import { replayLog, type InvalidLine } from '../io/replay.js';
+import { checkLogPath } from './logPath.js';
 import { rulesFromFlag, rulesLabel } from './rulesFlag.js';
 import { formatSummary } from './summary.js';
 
@@ -26,6 +27,7 @@ const INVALID_EXAMPLES = 5;
 export async function replayCommand(events: string, flags: ReplayFlags): Promise<void> {
   // Rules first: a bad rules file fails before the 150 MB geolocation database loads.
   const rules = rulesFromFlag(flags.rules);
+  checkLogPath(events);
   const locator = new GeoipLiteLocator();
   const sink = flags.out ? JsonlSink.toFile(flags.out) : JsonlSink.toStdout();
   const shadowSink = flags.shadowOut ? JsonlSink.toFile(flags.shadowOut) : sink;
