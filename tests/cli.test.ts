@@ -103,4 +103,15 @@ describe('fraudwatch CLI: operators', () => {
       expect(r.stderr).not.toContain('EISDIR');
     }
   });
+
+  it('a duration written as a bare number gets a hint to add a unit, in a rules file and on the command line', () => {
+    const rules = file('bare.yaml', 'cooldown: 30\ndetectors:\n  brute_force:\n    window: 600\n');
+    const r = cli(['validate', rules]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${rules}:1:11 FW_RULES_INVALID_VALUE cooldown: 30 has no unit: write a duration with a unit, e.g. 30s`);
+    expect(r.stdout).toContain(`${rules}:4:13 FW_RULES_INVALID_VALUE detectors.brute_force.window: 600 has no unit: write a duration with a unit, e.g. 600s`);
+    const flag = cli(['replay', log, '--lateness', '30']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('30 has no unit: write a duration with a unit, e.g. 30s');
+  });
 });
