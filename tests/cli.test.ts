@@ -3,6 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { latenessFlag } from '../src/cli/main.js';
+import { LATENESS_BOUNDS, parseDuration } from '../src/config/duration.js';
+import { parseRules } from '../src/config/rules.js';
 import { login } from './helpers.js';
 
 /** The CLI as users run it (built by `npm test` before the tests). */
@@ -113,5 +116,29 @@ describe('fraudwatch CLI: operators', () => {
     const flag = cli(['replay', log, '--lateness', '30']);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain('30 has no unit: write a duration with a unit, e.g. 30s');
+  });
+
+  it('--lateness has the bounds lateness has in a rules file, on every command and in FRAUDWATCH_LATENESS', () => {
+    // One limit: the rules file takes exactly the bounds, and nothing past them.
+    const [, max] = LATENESS_BOUNDS;
+    const over = `${parseDuration(max) / 1000 + 1}s`;
+    expect(parseRules(`lateness: ${max}\n`).latenessMs).toBe(parseDuration(max));
+    expect(() => parseRules(`lateness: ${over}\n`)).toThrow(`${over} is outside 0s..${max}`);
+    expect(latenessFlag(max)).toBe(parseDuration(max));
+    expect(() => latenessFlag(over)).toThrow(`${over} is outside 0s..${max}`);
+
+    for (const command of ['replay', 'backtest']) {
+      const r = cli([command, log, '--lateness', '2h']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('2h is outside 0s..1h (the same range as lateness in a rules file)');
+    }
+    // Port 1: should the check ever be skipped, the daemon finds no broker rather than someone's.
+    const run = cli(['run', '--brokers', '127.0.0.1:1', '--http-port', '0', '--lateness', '2h']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('FW_CLI_BAD_FLAG');
+    expect(run.stderr).toContain('--lateness / FRAUDWATCH_LATENESS: 2h is outside 0s..1h');
+    const env = cli(['run', '--brokers', '127.0.0.1:1', '--http-port', '0'], undefined, { FRAUDWATCH_LATENESS: '90m' });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('--lateness / FRAUDWATCH_LATENESS: 90m is outside 0s..1h');
   });
 });

@@ -32,13 +32,32 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+/** Inclusive bounds of a duration setting, as durations with a unit. */
+export type DurationBounds = readonly [min: string, max: string];
+
+/**
+ * The bounds of `lateness`, in one place for the rules file and the command line
+ * (`--lateness`, FRAUDWATCH_LATENESS), so a value one accepts the other accepts too.
+ */
+export const LATENESS_BOUNDS: DurationBounds = ['0s', '1h'];
+
+/**
+ * Why `ms` is out of bounds, or undefined when it is within them. `text` is how the value was
+ * written, echoed in the message (the exact spelling of `ms` when not given).
+ */
+export function outOfBounds(ms: number, [min, max]: DurationBounds, text = formatDuration(ms)): string | undefined {
+  return ms < parseDuration(min) || ms > parseDuration(max) ? `${text} is outside ${min}..${max}` : undefined;
+}
+
 /**
  * A zod duration field. It stays a string in the effective config (so `validate` prints what the
  * user wrote) and is bounded here, once, so detectors never see a zero or absurd window.
  */
 export function duration(min: string, max: string) {
-  const lo = parseDuration(min);
-  const hi = parseDuration(max);
+  const bounds: DurationBounds = [min, max];
+  // Checked now, so a typo in a schema's bounds fails at start-up rather than at the first file.
+  parseDuration(min);
+  parseDuration(max);
   // YAML reads `cooldown: 30` as a number: say what is missing rather than "expected string".
   return z.string({ error: (issue) => (typeof issue.input === 'number' ? bareNumberHint(issue.input) : undefined) }).superRefine((s, ctx) => {
     let ms: number;
@@ -48,6 +67,7 @@ export function duration(min: string, max: string) {
       ctx.addIssue({ code: 'custom', message: (err as Error).message });
       return;
     }
-    if (ms < lo || ms > hi) ctx.addIssue({ code: 'custom', message: `${s} is outside ${min}..${max}` });
+    const problem = outOfBounds(ms, bounds, s);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   });
 }
