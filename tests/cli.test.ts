@@ -2,10 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { latenessFlag } from '../src/cli/main.js';
+import { addRunFlags } from '../src/cli/runFlags.js';
 import { LATENESS_BOUNDS, parseDuration } from '../src/config/duration.js';
 import { parseRules } from '../src/config/rules.js';
+import { resolveDaemonConfig } from '../src/daemon/config.js';
 import { login } from './helpers.js';
 
 /** The CLI as users run it (built by `npm test` before the tests). */
@@ -140,5 +143,20 @@ describe('fraudwatch CLI: operators', () => {
     const env = cli(['run', '--brokers', '127.0.0.1:1', '--http-port', '0'], undefined, { FRAUDWATCH_LATENESS: '90m' });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain('--lateness / FRAUDWATCH_LATENESS: 90m is outside 0s..1h');
+  });
+
+  it('run accepts on/off flags alone (--tls), and still --tls=false and --tls false', () => {
+    const parse = (argv: string[]) => addRunFlags(new Command('run').exitOverride()).parse(argv, { from: 'user' }).opts();
+    expect(resolveDaemonConfig(parse(['--tls']), {}).tls).toEqual({ ca: undefined, cert: undefined, key: undefined, rejectUnauthorized: true });
+    expect(resolveDaemonConfig(parse(['--tls=false']), {}).tls).toBeUndefined();
+    expect(resolveDaemonConfig(parse(['--tls', 'false']), {}).tls).toBeUndefined();
+    expect(resolveDaemonConfig(parse(['--tls', '--tls-reject-unauthorized', 'false']), {}).tls).toMatchObject({ rejectUnauthorized: false });
+    expect(resolveDaemonConfig(parse(['--from-beginning', '--brokers', 'b:9092']), {})).toMatchObject({ fromBeginning: true, brokers: ['b:9092'] });
+    expect(resolveDaemonConfig(parse(['--from-beginning=false']), {}).fromBeginning).toBe(false);
+    expect(resolveDaemonConfig(parse([]), { FRAUDWATCH_TLS: 'true' }).tls).toBeDefined();
+    // The built CLI: a bare --tls does not swallow the next flag (which then stops the start).
+    const r = cli(['run', '--tls', '--brokers', '127.0.0.1:1', '--lateness', '2h']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('2h is outside 0s..1h');
   });
 });
