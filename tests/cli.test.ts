@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -90,6 +90,53 @@ describe('fraudwatch CLI', () => {
   });
 });
 
+/** Is util-linux `script` here to give the CLI a terminal? */
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!hasScript) console.warn('*** SKIPPED: progress bar test: no `script` (util-linux) to run the CLI on a terminal ***');
+
+/**
+ * The screen a terminal would show for `raw`: just the control sequences cli-progress and
+ * node:readline write (cursor column, erase in line, cursor up/down, save/restore), rows as
+ * long as they need to be (the test keeps lines shorter than the terminal).
+ */
+function screen(raw: string): string[] {
+  const rows: string[][] = [[]];
+  let row = 0;
+  let col = 0;
+  let saved = { row: 0, col: 0 };
+  const line = () => (rows[row] ??= []);
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (ch === '\x1b') {
+      if (raw[i + 1] === '7') saved = { row, col };
+      if (raw[i + 1] === '8') ({ row, col } = saved);
+      if (raw[i + 1] !== '[') {
+        i++;
+        continue;
+      }
+      const m = /^\[(\??)(\d*)(?:;\d*)*([A-Za-z])/.exec(raw.slice(i + 1))!;
+      i += m[0].length;
+      if (m[1] === '?') continue;
+      const n = m[2] === '' ? undefined : Number(m[2]);
+      if (m[3] === 'G') col = (n ?? 1) - 1;
+      else if (m[3] === 'A') row = Math.max(0, row - (n ?? 1));
+      else if (m[3] === 'B') row += n ?? 1;
+      else if (m[3] === 'K') {
+        if ((n ?? 0) === 0) line().length = Math.min(line().length, col);
+        else if (n === 1) line().fill(' ', 0, col + 1);
+        else rows[row] = [];
+      } else if (m[3] === 'J') rows.length = row + 1;
+    } else if (ch === '\r') col = 0;
+    else if (ch === '\n') row++;
+    else {
+      const l = line();
+      while (l.length < col) l.push(' ');
+      l[col++] = ch;
+    }
+  }
+  return Array.from(rows, (r) => (r ?? []).join('').trimEnd());
+}
+
 describe('fraudwatch CLI: operators', () => {
   it('validate - reads the rules from standard input', () => {
     const ok = cli(['validate', '-'], readFileSync('rules/default.yaml', 'utf8'));
@@ -158,5 +205,30 @@ describe('fraudwatch CLI: operators', () => {
     const r = cli(['run', '--tls', '--brokers', '127.0.0.1:1', '--lateness', '2h']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('2h is outside 0s..1h');
+  });
+
+  it.skipIf(!hasScript)('prints warnings above the progress bar, not over it', () => {
+    // Over 20 MB, so the bar is drawn; blank lines are cheap to read. The invalid lines come
+    // half way through, while the bar is on screen.
+    const big = join(dir, 'big.jsonl');
+    const blank = `${' '.repeat(999)}\n`.repeat(1000);
+    const bad = ['not json 0', 'not json 1', 'not json 2'];
+    writeFileSync(big, '');
+    for (let i = 0; i < 21; i++) appendFileSync(big, i === 10 ? `${blank}${bad.join('\n')}\n` : blank);
+    try {
+      const command = `stty cols 250; exec '${process.execPath}' bin/fraudwatch.js replay '${big}' --out /dev/null`;
+      const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status).toBe(0);
+      const lines = screen(r.stdout);
+      const warnings = lines.filter((l) => l.includes(': invalid_json: '));
+      expect(warnings).toEqual(bad.map((text, i) => `${big}:${11_001 + i}: invalid_json: not JSON: Unexpected token 'o', "${text}" is not valid JSON`));
+      const bar = lines.findIndex((l) => /^replay \[.*\] \d+% \| \d+\/\d+ MB/.test(l));
+      const title = lines.indexOf(`fraudwatch replay: ${big}`);
+      expect(bar).toBeGreaterThan(lines.indexOf(warnings[2]!));
+      expect(title).toBeGreaterThan(bar);
+      expect(lines[title + 1]).toMatch(/^ {2}lines read +21,003$/);
+    } finally {
+      rmSync(big, { force: true });
+    }
   });
 });

@@ -1,9 +1,9 @@
 import { createWriteStream } from 'node:fs';
-import cliProgress from 'cli-progress';
 import { JsonlSink } from '../alerts/sink.js';
 import { GeoipLiteLocator } from '../geo/locator.js';
 import { replayLog, type InvalidLine } from '../io/replay.js';
 import { checkLogPath } from './logPath.js';
+import { ProgressBar } from './progress.js';
 import { rulesFromFlag, rulesLabel } from './rulesFlag.js';
 import { formatSummary } from './summary.js';
 
@@ -33,20 +33,22 @@ export async function replayCommand(events: string, flags: ReplayFlags): Promise
   const shadowSink = flags.shadowOut ? JsonlSink.toFile(flags.shadowOut) : sink;
   const invalidOut = flags.invalidOut ? createWriteStream(flags.invalidOut) : undefined;
   let quoted = 0;
+  let bar: ProgressBar | undefined;
 
   const onInvalid = (inv: InvalidLine): void => {
     invalidOut?.write(JSON.stringify({ line: inv.lineNumber, reason: inv.reason, message: inv.message, text: inv.text }) + '\n');
     if (!flags.quiet && quoted < INVALID_EXAMPLES) {
       quoted++;
-      process.stderr.write(`${events}:${inv.lineNumber}: ${inv.reason}: ${inv.message}\n`);
+      const line = `${events}:${inv.lineNumber}: ${inv.reason}: ${inv.message}\n`;
+      // Written past the bar, a warning would land on the bar's line and be drawn over.
+      if (bar !== undefined) bar.log(line);
+      else process.stderr.write(line);
     }
   };
 
-  let bar: cliProgress.SingleBar | undefined;
   const onProgress = async (bytes: number, size: number | undefined): Promise<void> => {
     if (bar === undefined && flags.progress && !flags.quiet && process.stderr.isTTY && size !== undefined && size >= PROGRESS_MIN_BYTES) {
-      bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'replay [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s' }, cliProgress.Presets.shades_classic);
-      bar.start(Math.ceil(size / 1e6), 0);
+      bar = new ProgressBar(process.stderr, 'replay [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s', Math.ceil(size / 1e6));
     }
     bar?.update(Math.floor(bytes / 1e6));
     await sink.drain();
