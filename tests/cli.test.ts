@@ -225,6 +225,7 @@ describe('fraudwatch CLI: operators', () => {
       const bar = lines.findIndex((l) => /^replay \[.*\] \d+% \| \d+\/\d+ MB/.test(l));
       const title = lines.indexOf(`fraudwatch replay: ${big}`);
       expect(bar).toBeGreaterThan(lines.indexOf(warnings[2]!));
+      expect(lines[bar]).toContain('] 100% | 21/21 MB');
       expect(title).toBeGreaterThan(bar);
       expect(lines[title + 1]).toMatch(/^ {2}lines read +21,003$/);
     } finally {

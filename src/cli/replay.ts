@@ -48,9 +48,10 @@ export async function replayCommand(events: string, flags: ReplayFlags): Promise
 
   const onProgress = async (bytes: number, size: number | undefined): Promise<void> => {
     if (bar === undefined && flags.progress && !flags.quiet && process.stderr.isTTY && size !== undefined && size >= PROGRESS_MIN_BYTES) {
-      bar = new ProgressBar(process.stderr, 'replay [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s', Math.ceil(size / 1e6));
+      // Both rounded alike, so the whole file read shows 100%, not 21/22 MB.
+      bar = new ProgressBar(process.stderr, 'replay [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s', Math.round(size / 1e6));
     }
-    bar?.update(Math.floor(bytes / 1e6));
+    bar?.update(Math.round(bytes / 1e6));
     await sink.drain();
   };
 
