@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
-import { humanCount } from '../format/human.js';
 import type { FraudEvent } from '../events/types.js';
+import { humanCount } from '../format/human.js';
 import { cityKey, isPreciseFix, networkPrefix } from '../geo/distance.js';
 import type { GeoPoint } from '../geo/locator.js';
 import { defineDetector, type Detector, type Finding } from './types.js';

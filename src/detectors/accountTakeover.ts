@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
-import { humanDuration } from '../format/human.js';
 import { ACCOUNT_CHANGES, type FraudEvent } from '../events/types.js';
+import { humanDuration } from '../format/human.js';
 import { round } from '../windows/baseline.js';
 import { defineDetector, type Detector, type Finding } from './types.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
-import { humanCount, humanDuration } from '../format/human.js';
 import type { FraudEvent, LoginEvent } from '../events/types.js';
+import { humanCount, humanDuration } from '../format/human.js';
 import { addToBucket, emptySeries, pruneBuckets, sumBuckets, type BucketSeries } from '../windows/buckets.js';
 import { countBefore, evictBefore, insertSorted } from '../windows/timeList.js';
 import { defineDetector, type Detector, type Emit } from './types.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
-import { humanCount } from '../format/human.js';
 import type { FraudEvent, PlaybackEvent } from '../events/types.js';
+import { humanCount } from '../format/human.js';
 import { defineDetector, type Detector, type Emit } from './types.js';
 
 const options = z.strictObject({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
-import { humanCount, humanPercent } from '../format/human.js';
 import type { FraudEvent, LoginEvent } from '../events/types.js';
+import { humanCount, humanPercent } from '../format/human.js';
 import { networkPrefix } from '../geo/distance.js';
 import { round } from '../windows/baseline.js';
 import { insertSorted } from '../windows/timeList.js';

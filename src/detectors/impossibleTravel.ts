@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
-import { humanDistance, humanDuration, humanSpeed } from '../format/human.js';
 import type { FraudEvent } from '../events/types.js';
+import { humanDistance, humanDuration, humanSpeed } from '../format/human.js';
 import { cityKey, haversineKm, isPreciseFix } from '../geo/distance.js';
 import type { GeoPoint } from '../geo/locator.js';
 import { round } from '../windows/baseline.js';

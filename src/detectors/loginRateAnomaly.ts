@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
-import { humanCount, humanNumber } from '../format/human.js';
 import type { FraudEvent, LoginEvent } from '../events/types.js';
+import { humanCount, humanNumber } from '../format/human.js';
 import { robustScore, round } from '../windows/baseline.js';
 import { addPair, dropPairsBefore, sumPairs } from '../windows/buckets.js';
 import { defineDetector, type Detector, type Emit } from './types.js';

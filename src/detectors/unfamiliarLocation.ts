@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
-import { humanCount, humanDuration } from '../format/human.js';
 import type { FraudEvent } from '../events/types.js';
+import { humanCount, humanDuration } from '../format/human.js';
 import { round } from '../windows/baseline.js';
 import { defineDetector, type Detector } from './types.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
-import { humanDuration, humanNumber } from '../format/human.js';
 import type { FraudEvent, PlaybackEvent } from '../events/types.js';
+import { humanDuration, humanNumber } from '../format/human.js';
 import { robustScore, round, type RobustScore } from '../windows/baseline.js';
 import { defineDetector, type Detector, type Emit } from './types.js';
 
