@@ -1,27 +1,40 @@
 # fraudwatch daemon image. Build: docker build -t fraudwatch .
-FROM node:20-bookworm-slim AS build
+#
+# Node 24 (LTS, supported until April 2028): the code needs Node 20 or newer, and Node 20 is
+# past its end of life and 22 is in its last months, so the image takes the newest LTS.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-# patches/ fixes kafkajs's read_committed filter; `npm ci` applies it (postinstall).
+# Dependencies first, in a layer of their own: a change to src/ reuses it instead of
+# reinstalling. --ignore-scripts because the package's "prepare" compiles src/, which is not
+# here yet (no dependency has an install script); "postinstall" is run by hand: patches/ fixes
+# kafkajs's read_committed filter.
+COPY package.json package-lock.json ./
 COPY patches ./patches
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm run postinstall
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY bin ./bin
-# `npm ci` runs "prepare", which compiles src/ to dist/.
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev --ignore-scripts
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
+# FRAUDWATCH_RULES is the rules file (watched: a change is applied without a restart); mount
+# a directory over /app/rules to bring your own (see docker-compose.yml).
 ENV NODE_ENV=production \
     FRAUDWATCH_HTTP_HOST=0.0.0.0 \
-    FRAUDWATCH_HTTP_PORT=9464
+    FRAUDWATCH_HTTP_PORT=9464 \
+    FRAUDWATCH_RULES=/app/rules/default.yaml
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY package.json LICENSE ./
 COPY bin ./bin
 COPY rules ./rules
-COPY package.json ./
 USER node
 EXPOSE 9464
-HEALTHCHECK --interval=15s --timeout=3s CMD node -e "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# SIGTERM reaches node directly (exec form), so shutdown is graceful.
-ENTRYPOINT ["node", "bin/fraudwatch.js"]
-CMD ["run", "--rules", "rules/default.yaml"]
+# Ready means joined to the group with fetches and the producer healthy; the start period covers
+# loading the geolocation database and joining the group. The port is read when the probe runs,
+# so a FRAUDWATCH_HTTP_PORT set at `docker run` is the one probed.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.FRAUDWATCH_HTTP_PORT || 9464) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# node itself, in exec form (the base image's entrypoint execs it): SIGTERM and SIGHUP reach the
+# daemon, so shutdown is graceful and SIGHUP reloads the rules. Settings come from FRAUDWATCH_*.
+CMD ["node", "bin/fraudwatch.js", "run"]

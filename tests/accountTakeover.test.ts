@@ -44,7 +44,7 @@ describe('account_takeover', () => {
       window: '1h',
     });
     expect(a.summary).toBe(
-      `Likely takeover of account acc1: email changed from the same device evil-phone 10 min after a login from ${TOKYO} flagged by impossible_travel.`,
+      `Likely takeover of account acc1: email changed from the same device evil-phone 10m after a login from ${TOKYO} flagged by impossible_travel.`,
     );
   });
 

@@ -5,6 +5,7 @@ import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyse, type Backtest } from '../src/backtest/analyse.js';
+import { formatBacktest } from '../src/backtest/format.js';
 import { parseLabels } from '../src/backtest/labels.js';
 import { renderReport } from '../src/backtest/report.js';
 import { runBacktest } from '../src/backtest/run.js';
@@ -149,6 +150,18 @@ describe('backtest report (HTML text)', () => {
     expect(s).not.toContain('<table class="data class-table"');
     expect(s).not.toContain('class-change-table');
     expect(count(s, '<table class="data trap-class-table"')).toBe(2);
+  });
+
+  it('shows durations, distances and speeds as people write them, in the report and the terminal tables', () => {
+    // acct-1's tenth failure comes 9 × 20 s after its first; acct-w is in New York 10 minutes
+    // after London (5,570 km less 20 km of accuracy at each end).
+    expect(html).toContain('10 failed logins on account acct-1 within 3m (threshold 10 in 10m)');
+    expect(html).toMatch(/10m later: 5,530 km apart after allowing for both locations&#39; accuracy, an implied 33,18\d km\/h against a limit of 900 km\/h/);
+    expect(html).not.toMatch(/\d{4,}ms/);
+    const slack = analyse('events.jsonl', bt.sides.map((s) => s.side), parseLabels(LABELS, 'labels.json'), 90 * MIN);
+    expect(renderReport(slack, { examples: 3 })).toContain('match slack 1h30m');
+    expect(formatBacktest(slack, { examples: 3 })).toContain('match slack 1h30m');
+    expect(formatBacktest(slack, { examples: 3 })).toContain('within 3m (threshold 10 in 10m)');
   });
 });
 

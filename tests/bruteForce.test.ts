@@ -19,6 +19,12 @@ describe('brute_force', () => {
     expect(a.eventIds).toHaveLength(10);
   });
 
+  it('says how long the burst took in minutes and seconds, not milliseconds', () => {
+    // 9 gaps of 9,494 ms: 85,446 ms from the first failure to the tenth.
+    const [a] = run(failures('acc1', 10, 0, 9_494), { rules: R }).of('brute_force');
+    expect(a!.summary).toBe('10 failed logins on account acc1 within 1m25s (threshold 10 in 10m), latest from 198.51.100.1.');
+  });
+
   it('escalates to critical when a success follows within the window, despite the cooldown', () => {
     const evs = [...failures('acc1', 12, 0, 20_000), login('acc1', 5 * MIN, HOME, true)];
     const alerts = run(evs, { rules: R }).of('brute_force');

@@ -46,7 +46,7 @@ describe('geo_surge', () => {
       window: '1h',
     });
     expect(a.summary).toBe(
-      `Successful logins on account acc1 from 3 countries within 40 min (threshold 3 in 1h): ` +
+      `Successful logins on account acc1 from 3 countries within 40m (threshold 3 in 1h): ` +
         `GB at 08:00 UTC from ${LONDON}, US at 08:20 UTC from ${US_COUNTRY}, JP at 08:40 UTC from ${TOKYO}.`,
     );
   });

@@ -89,8 +89,8 @@ describe('impossible_travel: logins (issue 2)', () => {
       distanceFloor: 'precise',
     });
     expect(a.summary).toBe(
-      `Account acc1: login from London, GB (${LONDON}) then login from Tokyo, JP (${TOKYO}) 60 min later: ` +
-        `9519 km apart after allowing for both locations' accuracy, an implied 9519 km/h against a limit of 900 km/h.`,
+      `Account acc1: login from London, GB (${LONDON}) then login from Tokyo, JP (${TOKYO}) 1h later: ` +
+        `9,519 km apart after allowing for both locations' accuracy, an implied 9,519 km/h against a limit of 900 km/h.`,
     );
   });
 

@@ -44,7 +44,7 @@ describe('unfamiliar_location', () => {
       minLogins: 5,
       minHistory: '7d',
     });
-    expect(a.summary).toBe(`Successful login on account acc1 from Paris, FR (${PARIS}), a country not seen in its 5 logins over 5 days (known: GB).`);
+    expect(a.summary).toBe(`Successful login on account acc1 from Paris, FR (${PARIS}), a country not seen in its 5 logins over 5d (known: GB).`);
   });
 
   it('alerts on a country-level location too: the country is known', () => {

@@ -57,7 +57,7 @@ describe('viewing_anomaly', () => {
       baseline: null,
       openSessions: 1,
     });
-    expect(a.summary).toBe('Account acc1 watched 16.1 h in the last 24h (all screens counted once), above the 16 h cap.');
+    expect(a.summary).toBe('Account acc1 watched 16h5m in the last 24h (all screens counted once), above the 16h cap.');
     expect(a.eventIds).toEqual([binge[0]!.eventId, idAt(binge, 16 * HOUR + 5 * MIN)]);
   });
 
@@ -83,7 +83,7 @@ describe('viewing_anomaly', () => {
       openSessions: 1,
     });
     expect(a.summary).toBe(
-      'Account acc1 watched 6 h in the last 24h (all screens counted once) against a usual 1 h on its 13 recent viewing days (robust z 5, threshold 5).',
+      'Account acc1 watched 6h in the last 24h (all screens counted once) against a usual 1h on its 13 recent viewing days (robust z 5, threshold 5).',
     );
     expect(a.eventIds).toEqual([binge[0]!.eventId, idAt(binge, atUtc(14, 15))]);
   });

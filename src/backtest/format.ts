@@ -1,6 +1,6 @@
 import type { Alert } from '../alerts/alert.js';
-import { formatDuration } from '../config/duration.js';
 import { SEVERITY_RANK } from '../detectors/types.js';
+import { humanDuration } from '../format/human.js';
 import type { Backtest, SideResult } from './analyse.js';
 import { labelKeyKind, labelKeyText, type LabelIncident } from './labels.js';
 import type { DetectorRow } from './run.js';
@@ -272,7 +272,7 @@ export function formatBacktest(bt: Backtest, opts: { examples: number }): string
     ...bt.sides.map((s) => `  ${s.side.name}       ${s.label}`),
   ];
   if (bt.labels) {
-    head.push(`  labels  ${bt.labels.source}: ${num.format(bt.labels.incidents.length)} incidents, ${num.format(bt.labels.traps.length)} traps; match slack ${formatDuration(bt.slackMs)}`);
+    head.push(`  labels  ${bt.labels.source}: ${num.format(bt.labels.incidents.length)} incidents, ${num.format(bt.labels.traps.length)} traps; match slack ${humanDuration(bt.slackMs)}`);
   }
   if (bt.settings) {
     head.push(`  changed ${bt.settings.length === 0 ? 'nothing (A and B have the same effective rules)' : `${bt.settings.length} setting(s), A → B:`}`);

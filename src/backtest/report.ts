@@ -1,7 +1,7 @@
 import type { Alert } from '../alerts/alert.js';
-import { formatDuration } from '../config/duration.js';
 import { effectiveYaml } from '../config/rules.js';
 import { DETECTOR_IDS } from '../detectors/registry.js';
+import { humanDuration } from '../format/human.js';
 import type { Backtest, SideResult } from './analyse.js';
 import { alertIdentity } from './diff.js';
 import {
@@ -334,7 +334,7 @@ function precisionRecall(bt: Backtest): string {
   });
   const svg = `<svg class="pr-chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="precision and recall per detector">${parts.join('')}</svg>`;
   const legend = scored.map((s) => `<li><span class="sw box" style="background:${SIDE_COLOURS[s.side.name] ?? '#666'}"></span>${esc(s.side.name)}: ${esc(s.label)}</li>`).join('');
-  return `<section id="precision-recall"><h2>Precision and recall</h2><p class="note">Per detector and overall (micro-averaged), labels matched with a slack of ${esc(formatDuration(bt.slackMs))}. Bars are labelled with the fraction behind them.</p>${svg}<ul class="legend">${legend}</ul></section>`;
+  return `<section id="precision-recall"><h2>Precision and recall</h2><p class="note">Per detector and overall (micro-averaged), labels matched with a slack of ${esc(humanDuration(bt.slackMs))}. Bars are labelled with the fraction behind them.</p>${svg}<ul class="legend">${legend}</ul></section>`;
 }
 
 // ---------------------------------------------------------------- tables
@@ -581,7 +581,7 @@ export function renderReport(bt: Backtest, opts: ReportOptions): string {
     ['events', `${num.format(st.processed)} scored from ${num.format(bt.sides[0]!.side.lines)} lines (${num.format(st.invalidTotal)} invalid, ${num.format(st.duplicates)} duplicates, ${num.format(st.late)} late)`],
     ...bt.sides.map((s): [string, string] => [`rules ${s.side.name}`, s.label]),
   ];
-  if (bt.labels) meta.push(['labels', `${bt.labels.source}: ${bt.labels.incidents.length} incidents, ${bt.labels.traps.length} traps; match slack ${formatDuration(bt.slackMs)}`]);
+  if (bt.labels) meta.push(['labels', `${bt.labels.source}: ${bt.labels.incidents.length} incidents, ${bt.labels.traps.length} traps; match slack ${humanDuration(bt.slackMs)}`]);
   const sections = [
     summarySection(bt),
     alertsOverTime(bt),

@@ -9,6 +9,7 @@ import type { Rules } from '../config/rules.js';
 import { FraudwatchError } from '../errors.js';
 import { GeoipLiteLocator } from '../geo/locator.js';
 import { openLog } from '../io/lines.js';
+import { checkLogPath } from './logPath.js';
 import { rulesFromFlag } from './rulesFlag.js';
 
 export interface BacktestFlags {
@@ -33,6 +34,7 @@ export async function backtestCommand(events: string, flags: BacktestFlags): Pro
   if (flags.compare !== undefined) rules.push(rulesFromFlag(flags.compare));
   const labels: Labels | undefined = flags.labels !== undefined ? loadLabelsFile(flags.labels) : undefined;
   // Fails with FW_INPUT_READ now rather than after the geolocation database has loaded.
+  checkLogPath(events);
   openLog(events).stream.destroy();
   if (flags.report !== undefined && !isDirectory(dirname(flags.report))) {
     throw new FraudwatchError('FW_CLI_BAD_FLAG', `--report ${flags.report}: no such directory ${dirname(flags.report)}`, { path: flags.report });

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatRulesIssue, FraudwatchError, RulesError } from '../errors.js';
-import { parseDuration } from '../config/duration.js';
+import { LATENESS_BOUNDS, outOfBounds, parseDuration } from '../config/duration.js';
 import { addRunFlags } from './runFlags.js';
 
 /** Exit codes: 0 success, 1 the input or rules were rejected (validate, --strict), 2 usage or internal error. */
@@ -12,6 +12,17 @@ export function durationFlag(value: string): number {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+/**
+ * `--lateness`: the same bounds as `lateness` in a rules file. Without them the command line
+ * took a value (2h) that the same setting in a rules file rejects.
+ */
+export function latenessFlag(value: string): number {
+  const ms = durationFlag(value);
+  const problem = outOfBounds(ms, LATENESS_BOUNDS, value.trim());
+  if (problem !== undefined) throw new InvalidArgumentError(`${problem} (the same range as lateness in a rules file)`);
+  return ms;
 }
 
 export function intFlag(min: number, max: number) {
@@ -39,7 +50,7 @@ export function buildProgram(): Command {
     .option('--out <file>', 'write alerts here instead of standard output')
     .option('--shadow-out <file>', 'write shadow-mode alerts here (default: with the others, marked "shadow": true)')
     .option('--invalid-out <file>', 'write rejected lines here as JSON lines with their line number and reason')
-    .addOption(new Option('--lateness <duration>', 'override the rules\' reorder lateness, e.g. 0s or 2m').argParser(durationFlag))
+    .addOption(new Option('--lateness <duration>', `override the rules' reorder lateness, e.g. 0s or 2m (${LATENESS_BOUNDS.join('..')})`).argParser(latenessFlag))
     .option('--strict', 'stop at the first invalid line (exit 1)', false)
     .option('--no-progress', 'no progress bar, even on a terminal')
     .option('--quiet', 'no summary on standard error', false)
@@ -55,13 +66,13 @@ export function buildProgram(): Command {
     .option('--report <file>', 'also write a self-contained HTML report here')
     .addOption(new Option('--slack <duration>', 'an alert matches a label up to this long before its start or after its end').default(3_600_000, '1h').argParser(durationFlag))
     .addOption(new Option('--examples <n>', 'unexplained alerts shown per detector').default(3).argParser(intFlag(0, 1000)))
-    .addOption(new Option('--lateness <duration>', 'override the rules\' reorder lateness, as in replay').argParser(durationFlag))
+    .addOption(new Option('--lateness <duration>', 'override the rules\' reorder lateness, as in replay').argParser(latenessFlag))
     .action(async (events, flags) => (await import('./backtest.js')).backtestCommand(events, flags));
 
   program
     .command('validate')
     .description('Check a rules file: print every error with file:line:col and exit 1, or print the effective rules.')
-    .argument('<rules>', 'rules YAML')
+    .argument('<rules>', 'rules YAML path, or - for standard input')
     .action(async (file) => (await import('./validate.js')).validateCommand(file));
 
   addRunFlags(

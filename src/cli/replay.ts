@@ -1,8 +1,9 @@
 import { createWriteStream } from 'node:fs';
-import cliProgress from 'cli-progress';
 import { JsonlSink } from '../alerts/sink.js';
 import { GeoipLiteLocator } from '../geo/locator.js';
 import { replayLog, type InvalidLine } from '../io/replay.js';
+import { checkLogPath } from './logPath.js';
+import { ProgressBar } from './progress.js';
 import { rulesFromFlag, rulesLabel } from './rulesFlag.js';
 import { formatSummary } from './summary.js';
 
@@ -26,27 +27,31 @@ const INVALID_EXAMPLES = 5;
 export async function replayCommand(events: string, flags: ReplayFlags): Promise<void> {
   // Rules first: a bad rules file fails before the 150 MB geolocation database loads.
   const rules = rulesFromFlag(flags.rules);
+  checkLogPath(events);
   const locator = new GeoipLiteLocator();
   const sink = flags.out ? JsonlSink.toFile(flags.out) : JsonlSink.toStdout();
   const shadowSink = flags.shadowOut ? JsonlSink.toFile(flags.shadowOut) : sink;
   const invalidOut = flags.invalidOut ? createWriteStream(flags.invalidOut) : undefined;
   let quoted = 0;
+  let bar: ProgressBar | undefined;
 
   const onInvalid = (inv: InvalidLine): void => {
     invalidOut?.write(JSON.stringify({ line: inv.lineNumber, reason: inv.reason, message: inv.message, text: inv.text }) + '\n');
     if (!flags.quiet && quoted < INVALID_EXAMPLES) {
       quoted++;
-      process.stderr.write(`${events}:${inv.lineNumber}: ${inv.reason}: ${inv.message}\n`);
+      const line = `${events}:${inv.lineNumber}: ${inv.reason}: ${inv.message}\n`;
+      // Written past the bar, a warning would land on the bar's line and be drawn over.
+      if (bar !== undefined) bar.log(line);
+      else process.stderr.write(line);
     }
   };
 
-  let bar: cliProgress.SingleBar | undefined;
   const onProgress = async (bytes: number, size: number | undefined): Promise<void> => {
     if (bar === undefined && flags.progress && !flags.quiet && process.stderr.isTTY && size !== undefined && size >= PROGRESS_MIN_BYTES) {
-      bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'replay [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s' }, cliProgress.Presets.shades_classic);
-      bar.start(Math.ceil(size / 1e6), 0);
+      // Both rounded alike, so the whole file read shows 100%, not 21/22 MB.
+      bar = new ProgressBar(process.stderr, 'replay [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s', Math.round(size / 1e6));
     }
-    bar?.update(Math.floor(bytes / 1e6));
+    bar?.update(Math.round(bytes / 1e6));
     await sink.drain();
   };
 

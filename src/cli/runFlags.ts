@@ -1,11 +1,24 @@
-import type { Command } from 'commander';
-import { kebab, SETTINGS } from '../daemon/config.js';
+import { Option, type Command } from 'commander';
+import { kebab, SETTINGS, type SettingName } from '../daemon/config.js';
+
+/**
+ * The on/off settings: those whose default is true or false. `--tls` alone means true, as a
+ * switch does everywhere else; `--tls=false` and `--tls false` still work, and so does the
+ * environment variable. Derived from the defaults so a new switch in SETTINGS gets the bare form
+ * without a second list to keep in step.
+ */
+export const SWITCHES: ReadonlySet<SettingName> = new Set(
+  (Object.entries(SETTINGS) as [SettingName, readonly [string, string, string]][]).filter(([, [, , def]]) => def === 'true' || def === 'false').map(([name]) => name),
+);
 
 /** Adds one flag per daemon setting; each names its environment variable in --help. */
 export function addRunFlags(cmd: Command): Command {
-  for (const [name, [envName, help, def]] of Object.entries(SETTINGS)) {
-    cmd.option(`--${kebab(name)} <value>`, `${help} [env ${envName}; default ${def || 'unset'}]`);
+  for (const [name, [envName, help, def]] of Object.entries(SETTINGS) as [SettingName, readonly [string, string, string]][]) {
+    const text = `${help} [env ${envName}; default ${def || 'unset'}]`;
+    // The value stays a string, as the other flags' values are: resolveDaemonConfig parses
+    // flags and environment variables alike.
+    if (SWITCHES.has(name)) cmd.addOption(new Option(`--${kebab(name)} [true|false]`, text).preset('true'));
+    else cmd.option(`--${kebab(name)} <value>`, text);
   }
   return cmd;
 }
-

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
 import type { FraudEvent } from '../events/types.js';
+import { humanCount } from '../format/human.js';
 import { cityKey, isPreciseFix, networkPrefix } from '../geo/distance.js';
 import type { GeoPoint } from '../geo/locator.js';
 import { defineDetector, type Detector, type Finding } from './types.js';
@@ -264,7 +265,7 @@ export const accountSharing = defineDetector({
       return {
         detector: 'account_sharing',
         key: accountId,
-        summary: `Account ${accountId} streamed from ${rec.length} households within ${windowText}, ${rule} (threshold ${minHouseholds}): ${list}.`,
+        summary: `Account ${accountId} streamed from ${humanCount(rec.length)} households within ${windowText}, ${rule} (threshold ${minHouseholds}): ${list}.`,
         evidence: {
           households,
           count: rec.length,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
 import { ACCOUNT_CHANGES, type FraudEvent } from '../events/types.js';
+import { humanDuration } from '../format/human.js';
 import { round } from '../windows/baseline.js';
 import { defineDetector, type Detector, type Finding } from './types.js';
 
@@ -123,7 +124,7 @@ export const accountTakeover = defineDetector({
             detector: 'account_takeover',
             key: ev.accountId,
             summary:
-              `Likely takeover of account ${ev.accountId}: ${ev.change} changed from ${origin} ${round(minutes)} min after a login ` +
+              `Likely takeover of account ${ev.accountId}: ${ev.change} changed from ${origin} ${humanDuration(ev.ts - match.ts)} after a login ` +
               `from ${match.ip} flagged by ${match.detectors.join(' and ')}.`,
             evidence: {
               riskyLogin: {

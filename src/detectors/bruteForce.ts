@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { duration, parseDuration, formatDuration } from '../config/duration.js';
+import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent, LoginEvent } from '../events/types.js';
+import { humanCount, humanDuration } from '../format/human.js';
 import { addToBucket, emptySeries, pruneBuckets, sumBuckets, type BucketSeries } from '../windows/buckets.js';
 import { countBefore, evictBefore, insertSorted } from '../windows/timeList.js';
 import { defineDetector, type Detector, type Emit } from './types.js';
@@ -135,7 +136,7 @@ export const bruteForce = defineDetector({
           detector: 'brute_force',
           severity: 'critical',
           key: ev.accountId,
-          summary: `Successful login on account ${ev.accountId} from ${ev.ip} after ${count} failed logins within ${window}: the password was probably guessed.`,
+          summary: `Successful login on account ${ev.accountId} from ${ev.ip} after ${humanCount(count)} failed logins within ${window}: the password was probably guessed.`,
           evidence: { firedWindow: 'short', failures: count, threshold, window, successIp: ev.ip, firstFailureAt: new Date(first).toISOString() },
           eventIds: supporting(s, Math.max(t - windowMs, s.since + 1), t, ev.eventId, false),
         });
@@ -170,7 +171,7 @@ export const bruteForce = defineDetector({
         emit({
           detector: 'brute_force',
           key: ev.accountId,
-          summary: `${count} failed logins on account ${ev.accountId} within ${formatDuration(now - first)} (threshold ${threshold} in ${window}), latest from ${ev.ip}.`,
+          summary: `${humanCount(count)} failed logins on account ${ev.accountId} within ${humanDuration(now - first)} (threshold ${threshold} in ${window}), latest from ${ev.ip}.`,
           evidence: { firedWindow: 'short', failures: count, threshold, window, latestIp: ev.ip, firstFailureAt: new Date(first).toISOString() },
           eventIds: supporting(s, Math.max(now - windowMs, s.since + 1), now, ev.eventId, true),
         });
@@ -195,7 +196,7 @@ export const bruteForce = defineDetector({
           emit({
             detector: 'brute_force',
             key: ev.accountId,
-            summary: `${longCount} failed logins on account ${ev.accountId} over the last ${longWindow} without a burst of ${threshold} in ${window} (slow brute force, threshold ${longThreshold} in ${longWindow}), latest from ${ev.ip}.`,
+            summary: `${humanCount(longCount)} failed logins on account ${ev.accountId} over the last ${longWindow} without a burst of ${threshold} in ${window} (slow brute force, threshold ${longThreshold} in ${longWindow}), latest from ${ev.ip}.`,
             evidence: {
               firedWindow: 'long',
               failures: longCount,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
 import type { FraudEvent, PlaybackEvent } from '../events/types.js';
+import { humanCount } from '../format/human.js';
 import { defineDetector, type Detector, type Emit } from './types.js';
 
 const options = z.strictObject({
@@ -100,7 +101,7 @@ export const concurrentStreams = defineDetector({
       emit({
         detector: 'concurrent_streams',
         key: ev.accountId,
-        summary: `Account ${ev.accountId} is streaming on ${deviceList.length} devices at once (limit ${maxStreams}), ${active.length} sessions from ${ips.length} addresses.`,
+        summary: `Account ${ev.accountId} is streaming on ${humanCount(deviceList.length)} devices at once (limit ${maxStreams}), ${humanCount(active.length)} sessions from ${humanCount(ips.length)} addresses.`,
         evidence: {
           count: deviceList.length,
           maxStreams,

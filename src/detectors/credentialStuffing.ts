@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent, LoginEvent } from '../events/types.js';
+import { humanCount, humanPercent } from '../format/human.js';
 import { networkPrefix } from '../geo/distance.js';
 import { round } from '../windows/baseline.js';
 import { insertSorted } from '../windows/timeList.js';
@@ -306,7 +307,7 @@ export const credentialStuffing = defineDetector({
       emit({
         detector: 'credential_stuffing',
         key,
-        summary: `Address ${key} failed logins against ${accounts.length >= accountCap ? 'at least ' : ''}${accounts.length} distinct accounts within ${window} (${failures} of ${attempts} attempts failed, ${Math.round(ratio * 100)}%; threshold ${o.minAccounts} accounts at ${Math.round(o.minFailureRatio * 100)}%).`,
+        summary: `Address ${key} failed logins against ${accounts.length >= accountCap ? 'at least ' : ''}${humanCount(accounts.length)} distinct accounts within ${window} (${humanCount(failures)} of ${humanCount(attempts)} attempts failed, ${humanPercent(ratio)}; threshold ${o.minAccounts} accounts at ${humanPercent(o.minFailureRatio)}).`,
         evidence: {
           scope: 'address',
           distinctAccounts: accounts.length,
@@ -358,7 +359,7 @@ export const credentialStuffing = defineDetector({
       emit({
         detector: 'credential_stuffing',
         key,
-        summary: `Network ${key}: ${spreadAddresses} addresses, each below ${o.minAccounts} accounts, failed logins against ${spreadAccounts} distinct accounts within ${window} (${failures} of ${attempts} attempts in the network failed, ${Math.round(ratio * 100)}%).`,
+        summary: `Network ${key}: ${humanCount(spreadAddresses)} addresses, each below ${o.minAccounts} accounts, failed logins against ${humanCount(spreadAccounts)} distinct accounts within ${window} (${humanCount(failures)} of ${humanCount(attempts)} attempts in the network failed, ${humanPercent(ratio)}).`,
         evidence: {
           scope: 'network',
           prefix: key,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
 import type { FraudEvent } from '../events/types.js';
+import { humanDuration } from '../format/human.js';
 import { round } from '../windows/baseline.js';
 import { defineDetector, type Detector } from './types.js';
 
@@ -124,7 +125,7 @@ export const geoSurge = defineDetector({
             detector: 'geo_surge',
             key: ev.accountId,
             summary:
-              `Successful logins on account ${ev.accountId} from ${ordered.length} countries within ${round(spanMs / 60_000)} min ` +
+              `Successful logins on account ${ev.accountId} from ${ordered.length} countries within ${humanDuration(spanMs)} ` +
               `(threshold ${minCountries} in ${formatDuration(windowMs)}): ` +
               ordered.map((c) => `${c.country} at ${clockTime(c.firstTs)} UTC from ${c.firstIp}`).join(', ') +
               '.',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent } from '../events/types.js';
+import { humanDistance, humanDuration, humanSpeed } from '../format/human.js';
 import { cityKey, haversineKm, isPreciseFix } from '../geo/distance.js';
 import type { GeoPoint } from '../geo/locator.js';
 import { round } from '../windows/baseline.js';
@@ -244,14 +245,14 @@ export const impossibleTravel = defineDetector({
           const [from, to] = best.ts <= current.ts ? [best, current] : [current, best];
           const dt = to.ts - from.ts;
           const minutes = dt / 60_000;
-          const when = dt === 0 ? 'at the same moment' : `${round(minutes)} min later`;
-          const speedText = dt === 0 ? 'impossible at any speed' : `an implied ${round(bestSpeed, 0)} km/h`;
+          const when = dt === 0 ? 'at the same moment' : `${humanDuration(dt)} later`;
+          const speedText = dt === 0 ? 'impossible at any speed' : `an implied ${humanSpeed(bestSpeed)}`;
           emit({
             detector: 'impossible_travel',
             key: ev.accountId,
             summary:
               `Account ${ev.accountId}: ${KIND_TEXT[from.kind]} from ${placeText(from)} then ${KIND_TEXT[to.kind]} from ${placeText(to)} ${when}: ` +
-              `${round(bestEff, 0)} km apart after allowing for both locations' accuracy, ${speedText} against a limit of ${maxSpeedKmh} km/h.`,
+              `${humanDistance(bestEff)} apart after allowing for both locations' accuracy, ${speedText} against a limit of ${humanSpeed(maxSpeedKmh)}.`,
             evidence: {
               from: describeFix(from),
               to: describeFix(to),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent, LoginEvent } from '../events/types.js';
+import { humanCount, humanNumber } from '../format/human.js';
 import { robustScore, round } from '../windows/baseline.js';
 import { addPair, dropPairsBefore, sumPairs } from '../windows/buckets.js';
 import { defineDetector, type Detector, type Emit } from './types.js';
@@ -128,7 +129,7 @@ export const loginRateAnomaly = defineDetector({
       emit({
         detector: 'login_rate_anomaly',
         key: ev.accountId,
-        summary: `Account ${ev.accountId} made ${attempts} login attempts in the last ${window}, against a usual ${round(score.median)} per active ${window} over ${baseline} (robust z ${round(score.z)}, threshold ${o.zThreshold}).`,
+        summary: `Account ${ev.accountId} made ${humanCount(attempts)} login attempts in the last ${window}, against a usual ${humanNumber(score.median)} per active ${window} over ${baseline} (robust z ${humanNumber(score.z)}, threshold ${o.zThreshold}).`,
         evidence: {
           judged: 'attempts',
           attempts,
@@ -163,7 +164,7 @@ export const loginRateAnomaly = defineDetector({
       emit({
         detector: 'login_rate_anomaly',
         key: ev.accountId,
-        summary: `Account ${ev.accountId} had ${current} failed logins in the last ${failureWindow}, against a usual ${round(score.median)} per ${failureWindow} over the preceding ${baseline} (robust z ${round(score.z)}, threshold ${o.failureZThreshold}).`,
+        summary: `Account ${ev.accountId} had ${humanCount(current)} failed logins in the last ${failureWindow}, against a usual ${humanNumber(score.median)} per ${failureWindow} over the preceding ${baseline} (robust z ${humanNumber(score.z)}, threshold ${o.failureZThreshold}).`,
         evidence: {
           judged: 'failures',
           failures: current,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration, parseDuration } from '../config/duration.js';
 import type { FraudEvent } from '../events/types.js';
+import { humanCount, humanDuration } from '../format/human.js';
 import { round } from '../windows/baseline.js';
 import { defineDetector, type Detector } from './types.js';
 
@@ -119,7 +120,7 @@ export const unfamiliarLocation = defineDetector({
               key: ev.accountId,
               summary:
                 `Successful login on account ${ev.accountId} from ${city}${country} (${ev.ip}), a country not seen in its ` +
-                `${logins} logins over ${round(historyAgeMs / DAY_MS)} days (known: ${countries.join(', ')}).`,
+                `${humanCount(logins)} logins over ${humanDuration(historyAgeMs)} (known: ${countries.join(', ')}).`,
               evidence: {
                 country,
                 region: g.region,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent, PlaybackEvent } from '../events/types.js';
+import { humanDuration, humanNumber } from '../format/human.js';
 import { robustScore, round, type RobustScore } from '../windows/baseline.js';
 import { defineDetector, type Detector, type Emit } from './types.js';
 
@@ -354,8 +355,8 @@ export const viewingAnomaly = defineDetector({
           : { medianHours: round(score.median), madHours: round(score.mad, 2), scaleHours: round(score.scale, 2), z: round(score.z), zThreshold };
       const summary =
         reason === 'absolute_cap'
-          ? `Account ${ev.accountId} watched ${hours} h in the last ${windowText} (all screens counted once), above the ${capHours} h cap.`
-          : `Account ${ev.accountId} watched ${hours} h in the last ${windowText} (all screens counted once) against a usual ${baseline!.medianHours} h on its ${hist.length} recent viewing days (robust z ${baseline!.z}, threshold ${zThreshold}).`;
+          ? `Account ${ev.accountId} watched ${humanDuration(check.viewed)} in the last ${windowText} (all screens counted once), above the ${humanDuration(capMs)} cap.`
+          : `Account ${ev.accountId} watched ${humanDuration(check.viewed)} in the last ${windowText} (all screens counted once) against a usual ${humanDuration(score!.median * HOUR_MS)} on its ${hist.length} recent viewing days (robust z ${humanNumber(score!.z)}, threshold ${zThreshold}).`;
       const eventIds: string[] = [];
       const sessions = s.s ?? [];
       for (let i = FIRST_EVENT; i < sessions.length; i += SESSION) if (sessions[i] !== ev.eventId) eventIds.push(sessions[i] as string);
