@@ -1,9 +1,7 @@
 import { pino } from 'pino';
-import { LATENESS_BOUNDS, outOfBounds } from '../config/duration.js';
 import { resolveDaemonConfig, type RunFlags } from '../daemon/config.js';
 import { Daemon } from '../daemon/daemon.js';
 import { GeoipLiteLocator } from '../geo/locator.js';
-import { FraudwatchError } from '../errors.js';
 import { StreamsRunner } from '../streams/runner.js';
 import { rulesFromFlag } from './rulesFlag.js';
 
@@ -11,12 +9,6 @@ import { rulesFromFlag } from './rulesFlag.js';
 export async function runCommand(flags: RunFlags): Promise<void> {
   // Configuration and rules are checked before anything connects: a typo fails fast and clearly.
   const config = resolveDaemonConfig(flags);
-  // resolveDaemonConfig checks that --lateness / FRAUDWATCH_LATENESS is a duration, not its
-  // range: the rules file's bounds apply here, so the two ways of setting it accept the same values.
-  const latenessProblem = config.latenessMs === undefined ? undefined : outOfBounds(config.latenessMs, LATENESS_BOUNDS);
-  if (latenessProblem !== undefined) {
-    throw new FraudwatchError('FW_CLI_BAD_FLAG', `--lateness / FRAUDWATCH_LATENESS: ${latenessProblem} (the same range as lateness in a rules file)`);
-  }
   const rules = rulesFromFlag(config.rulesFile);
   const log = pino({
     level: config.logLevel,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SEVERITIES, type DetectorSpec, type Severity } from '../detectors/types.js';
 import { isCidr } from './allowlist.js';
-import { duration } from './duration.js';
+import { duration, LATENESS_BOUNDS } from './duration.js';
 
 export const allowlistSchema = z
   .strictObject({
@@ -34,7 +34,7 @@ export function rulesSchema(specs: readonly DetectorSpec[]) {
   return z.strictObject({
     version: z.literal(1).default(1),
     /** How long the reorder buffer waits for out-of-order events (event time). 0 = eager. */
-    lateness: duration('0s', '1h').default('30s'),
+    lateness: duration(...LATENESS_BOUNDS).default('30s'),
     /** How long an eventId is remembered to drop redelivered duplicates (event time). */
     dedupeHorizon: duration('0s', '7d').default('1h'),
     /** Repeated triggers of one detector on one key within this give one alert. */

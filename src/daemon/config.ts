@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.js';
+import { LATENESS_BOUNDS, outOfBounds, parseDuration } from '../config/duration.js';
 import { FraudwatchError } from '../errors.js';
 
 /**
@@ -72,6 +72,19 @@ export type RunFlags = Partial<Record<SettingName, string>>;
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const topic = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" or "-"');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** The rules file's bounds, so the two ways of setting the lateness accept the same values. */
+const latenessText = z.string().transform((s, ctx) => {
+  try {
+    const ms = parseDuration(s);
+    const problem = outOfBounds(ms, LATENESS_BOUNDS, s.trim());
+    if (problem === undefined) return ms;
+    ctx.addIssue({ code: 'custom', message: `${problem} (the same range as lateness in a rules file)` });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+  return z.NEVER;
+});
+
 const durationText = z.string().transform((s, ctx) => {
   try {
     return parseDuration(s);
@@ -111,7 +124,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     shadowTopic: topic.optional(),
     dlqTopic: topic.optional(),
     rules: z.string().optional(),
-    lateness: durationText.optional(),
+    lateness: latenessText.optional(),
     idleTimeout: durationText.default(2000),
     fromBeginning: bool.default(true),
     httpPort: int(0, 65535).default(9464),
