@@ -96,6 +96,7 @@ export function reloadRulesFile(rulesFile: string | undefined, current: Rules, t
     metrics.rulesInfo.reset();
     metrics.rulesInfo.set({ version: rules.version }, 1);
     metrics.reloads.inc({ result: 'applied' });
+    metrics.lastReloadSuccess.setToCurrentTime();
     log.info({ trigger, previous: current.version, rulesVersion: rules.version }, 'rules reloaded');
     return rules;
   } catch (err) {

@@ -1,5 +1,31 @@
+import { createRequire } from 'node:module';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DETECTOR_IDS } from '../detectors/registry.js';
+import { SEVERITIES } from '../detectors/types.js';
 import type { Stats } from '../engine/stats.js';
+import { EVENT_TYPES, INVALID_REASONS } from '../events/types.js';
+
+/**
+ * Label values with no exported list elsewhere. ALERT_MODES is how the engine labels
+ * `alertsByDetectorSeverity` (src/engine/engine.ts), RELOAD_RESULTS what reloadRulesFile counts
+ * (src/daemon/lifecycle.ts); tests/observability.test.ts checks both against the code that uses them.
+ */
+export const ALERT_MODES = ['enforce', 'shadow'] as const;
+export const SUPPRESSION_REASONS = ['cooldown', 'allowlist'] as const;
+export const RELOAD_RESULTS = ['applied', 'rejected'] as const;
+
+const require = createRequire(import.meta.url);
+
+/** A package's version from its package.json, or "unknown"; the same relative path from src/daemon/ and dist/daemon/. */
+function versionOf(spec: string): string {
+  try {
+    return String((require(spec) as { version?: unknown }).version ?? 'unknown');
+  } catch {
+    return 'unknown';
+  }
+}
+
+export const BUILD_INFO = Object.freeze({ version: versionOf('../../package.json'), node: process.versions.node, kafkajs: versionOf('kafkajs/package.json') });
 
 /**
  * Prometheus metrics. The engine counts in plain numbers (cheap on the hot path); the counters
@@ -15,6 +41,17 @@ export class DaemonMetrics {
   private readonly suppressed = new Counter({ name: 'fraudwatch_alerts_suppressed_total', help: 'Findings suppressed, by detector and reason (cooldown, allowlist)', labelNames: ['detector', 'reason'], registers: [this.registry] });
   readonly reloads = new Counter({ name: 'fraudwatch_rules_reloads_total', help: 'Rules reloads, by result (applied, rejected)', labelNames: ['result'], registers: [this.registry] });
   readonly rulesInfo = new Gauge({ name: 'fraudwatch_rules_info', help: 'The rules in effect (value 1), by rulesVersion', labelNames: ['version'], registers: [this.registry] });
+  readonly lastReloadSuccess = new Gauge({
+    name: 'fraudwatch_rules_last_reload_success_timestamp_seconds',
+    help: 'When the rules in effect were loaded (s since the epoch): the start, then every applied reload',
+    registers: [this.registry],
+  });
+  readonly buildInfo = new Gauge({
+    name: 'fraudwatch_build_info',
+    help: 'Always 1: the fraudwatch version and the Node.js and kafkajs versions it runs on',
+    labelNames: ['version', 'node', 'kafkajs'],
+    registers: [this.registry],
+  });
   readonly lag = new Gauge({ name: 'fraudwatch_consumer_lag', help: 'Messages behind the partition high watermark', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly ready = new Gauge({ name: 'fraudwatch_ready', help: '1 when joined to the group and consuming', registers: [this.registry] });
   readonly buffered = new Gauge({ name: 'fraudwatch_reorder_buffered_events', help: 'Events waiting in the event-time reorder buffer', registers: [this.registry] });
@@ -56,6 +93,17 @@ export class DaemonMetrics {
 
   constructor(private readonly stats: Stats) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fraudwatch_' });
+    this.buildInfo.set(BUILD_INFO, 1);
+    this.lastReloadSuccess.setToCurrentTime();
+    // Every known label value exists from the first scrape, at 0: rate() and increase() see the
+    // first event of a kind as a step from 0, and "no X" alerts have a series to compare.
+    for (const type of EVENT_TYPES) this.events.inc({ type }, 0);
+    for (const reason of INVALID_REASONS) this.invalid.inc({ reason }, 0);
+    for (const detector of DETECTOR_IDS) {
+      for (const severity of SEVERITIES) for (const mode of ALERT_MODES) this.alerts.inc({ detector, severity, mode }, 0);
+      for (const reason of SUPPRESSION_REASONS) this.suppressed.inc({ detector, reason }, 0);
+    }
+    for (const result of RELOAD_RESULTS) this.reloads.inc({ result }, 0);
   }
 
   /** Brings the counters up to the engine's numbers; called before each scrape. */
