@@ -10,12 +10,15 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRules } from '../src/config/rules.js';
 import { rulesSchema } from '../src/config/schema.js';
+import { resolveDaemonConfig } from '../src/daemon/config.js';
+import { Daemon } from '../src/daemon/daemon.js';
 import { reloadRulesFile } from '../src/daemon/lifecycle.js';
 import { ALERT_MODES, BUILD_INFO, DaemonMetrics, RELOAD_RESULTS, SUPPRESSION_REASONS } from '../src/daemon/metrics.js';
 import { DETECTOR_IDS, DETECTORS } from '../src/detectors/registry.js';
 import { SEVERITIES } from '../src/detectors/types.js';
 import { Stats } from '../src/engine/stats.js';
 import { EVENT_TYPES, INVALID_REASONS } from '../src/events/types.js';
+import { StaticLocator } from '../src/geo/locator.js';
 import { login, only, run } from './helpers.js';
 
 type Series = { labels: Record<string, string | number>; value: number };
@@ -138,5 +141,36 @@ describe('metrics: build info and the last successful rules load', () => {
     const reloads = await seriesOf(m, 'fraudwatch_rules_reloads_total');
     expect(keys(reloads, ['result'])).toEqual([...RELOAD_RESULTS].sort());
     expect(Object.fromEntries(reloads.map((x) => [x.labels.result, x.value]))).toEqual({ applied: 1, rejected: 1 });
+  });
+});
+
+/** The real daemon without Kafka: nothing to connect, no consumer; its HTTP endpoints as in production. */
+class NoKafkaDaemon extends Daemon {
+  protected override async connect(): Promise<void> {}
+  protected override async startConsumer(): Promise<void> {}
+}
+
+async function get(port: number, path: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return res.text();
+}
+
+describe('metrics: fraudwatch_ready', () => {
+  it('follows readiness on every scrape, without anyone asking /readyz', async () => {
+    const config = resolveDaemonConfig({ httpPort: '0', brokers: '127.0.0.1:1' }, {});
+    const d = new NoKafkaDaemon(config, parseRules('', 'defaults'), new StaticLocator({}), silent);
+    await d.start();
+    try {
+      const ready = async () => /^fraudwatch_ready (\S+)$/m.exec(await get(d.httpPort, '/metrics'))?.[1];
+      expect(await ready()).toBe('0'); // not joined
+      const inner = d as unknown as { joined: boolean; lastFetch: number };
+      inner.joined = true;
+      inner.lastFetch = Date.now();
+      expect(await ready()).toBe('1');
+      inner.lastFetch = Date.now() - 60_000; // no fetch for a minute: brokers out of reach
+      expect(await ready()).toBe('0');
+    } finally {
+      await d.stop('test');
+    }
   });
 });

@@ -91,6 +91,9 @@ export class DaemonMetrics {
   /** Partition labels set per task, so a task's series can be removed when it moves away. */
   private readonly progressSeries = new Map<string, Set<string>>();
 
+  /** Re-evaluates readiness; see probeReadinessOnScrape. */
+  private readiness: (() => unknown) | undefined;
+
   constructor(private readonly stats: Stats) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fraudwatch_' });
     this.buildInfo.set(BUILD_INFO, 1);
@@ -106,8 +109,17 @@ export class DaemonMetrics {
     for (const result of RELOAD_RESULTS) this.reloads.inc({ result }, 0);
   }
 
+  /**
+   * `probe` runs before every scrape. The service passes its readiness check, which sets
+   * `fraudwatch_ready`: without it the gauge moved only when someone asked /readyz.
+   */
+  probeReadinessOnScrape(probe: () => unknown): void {
+    this.readiness = probe;
+  }
+
   /** Brings the counters up to the engine's numbers; called before each scrape. */
   sync(): void {
+    this.readiness?.();
     const s = this.stats;
     for (const [type, n] of Object.entries(s.byType)) this.catchUp(this.events, { type }, `e:${type}`, n);
     for (const [reason, n] of Object.entries(s.invalid)) this.catchUp(this.invalid, { reason }, `i:${reason}`, n ?? 0);

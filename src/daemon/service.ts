@@ -67,6 +67,7 @@ export abstract class KafkaService {
 
   async start(): Promise<void> {
     this.log.info(this.startInfo(), 'starting');
+    this.metrics.probeReadinessOnScrape(() => this.healthState().ready());
     const { server, port } = await startHttp(this.config.httpHost, this.config.httpPort, this.healthState(), this.metrics);
     this.http = server;
     this.httpPort = port;
