@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRules } from '../src/config/rules.js';
 import { rulesSchema } from '../src/config/schema.js';
@@ -171,6 +172,194 @@ describe('metrics: fraudwatch_ready', () => {
       expect(await ready()).toBe('0');
     } finally {
       await d.stop('test');
+    }
+  });
+});
+
+// ---- ops/: the dashboard and the alerting rules use only what the daemon exports ----------------
+
+const DASHBOARD = 'ops/grafana/fraudwatch-dashboard.json';
+const ALERTS = 'ops/prometheus/fraudwatch-alerts.yml';
+const ALERT_TESTS = 'ops/prometheus/fraudwatch-alerts.test.yml';
+
+const PROMQL_WORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
+
+/**
+ * The metric names a PromQL expression selects. Strings, label matchers, ranges, grouping label
+ * lists and dashboard variables are removed; what is left that is a name and not followed by "("
+ * (a function or an aggregation) and not a keyword is a metric name. Grafana's
+ * label_values(metric{...}, label) is read as its metric.
+ */
+export function metricNames(expr: string): string[] {
+  const lv = /^\s*label_values\(\s*([a-zA-Z_:][\w:]*)?\s*(\{[^}]*\})?\s*,\s*\w+\s*\)\s*$/.exec(expr);
+  if (lv) return lv[1] === undefined ? [] : [lv[1]];
+  const s = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, ' ')
+    .replace(/\$\{[^}]*\}|\$\w+/g, ' ')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+  const names = new Set<string>();
+  for (const m of s.matchAll(/(?<![\w.])[a-zA-Z_:][\w:]*/g)) {
+    const next = s.slice(m.index + m[0].length).trimStart();
+    if (next.startsWith('(') || PROMQL_WORDS.has(m[0].toLowerCase())) continue;
+    names.add(m[0]);
+  }
+  return [...names];
+}
+
+/** Every name a scrape of a fresh DaemonMetrics can show: histograms as their _bucket, _sum and _count. */
+async function exportedNames(): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const m of await new DaemonMetrics(new Stats()).registry.getMetricsAsJSON()) {
+    const type = String(m.type); // prom-client types it as a numeric enum; at run time it is the name
+    if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(m.name + suffix);
+    else if (type === 'summary') for (const suffix of ['', '_sum', '_count']) names.add(m.name + suffix);
+    else names.add(m.name);
+  }
+  return names;
+}
+
+/** The PromQL of a dashboard: panel targets, annotation queries, query variables. */
+function dashboardQueries(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) for (const x of node) dashboardQueries(x, out);
+  else if (node !== null && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (typeof o.expr === 'string') out.push(o.expr);
+    if (o.type === 'query' && typeof o.definition === 'string') out.push(o.definition);
+    for (const v of Object.values(o)) dashboardQueries(v, out);
+  }
+  return out;
+}
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+function alertRules(): AlertRule[] {
+  const doc = parseYaml(readFileSync(ALERTS, 'utf8')) as { groups: { rules: AlertRule[] }[] };
+  return doc.groups.flatMap((g) => g.rules);
+}
+
+describe('the PromQL metric-name reader', () => {
+  it('finds metric names and nothing else', () => {
+    expect(metricNames('sum by (type) (rate(fraudwatch_events_total{job=~"$job", type!="x y"}[$__rate_interval]))')).toEqual(['fraudwatch_events_total']);
+    expect(metricNames('histogram_quantile(0.99, sum by (le) (rate(a_bucket[5m])))')).toEqual(['a_bucket']);
+    expect(metricNames('max without (partition) (a) - ignoring (partition) group_right b offset 1h')).toEqual(['a', 'b']);
+    expect(metricNames('time() - x > 1e3 and on (job) y unless z == bool 0')).toEqual(['x', 'y', 'z']);
+    expect(metricNames('sum(rate(a[1m])) by (job) / sum(b) without (le)')).toEqual(['a', 'b']);
+    expect(metricNames('label_values(fraudwatch_build_info{job=~"$job"}, instance)')).toEqual(['fraudwatch_build_info']);
+    expect(metricNames('{__name__="x"}')).toEqual([]);
+  });
+});
+
+describe('ops/grafana/fraudwatch-dashboard.json', () => {
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Record<string, unknown> & { panels: Record<string, unknown>[]; schemaVersion: number };
+
+  it('queries only metrics a fresh DaemonMetrics exports', async () => {
+    const exported = await exportedNames();
+    const queries = dashboardQueries(dashboard);
+    expect(queries.length).toBeGreaterThan(20);
+    const used = new Set<string>();
+    for (const q of queries) {
+      const names = metricNames(q);
+      expect(names.length, q).toBeGreaterThan(0);
+      for (const n of names) {
+        expect(exported.has(n), `${n} in: ${q}`).toBe(true);
+        used.add(n);
+      }
+    }
+    // The panels the issue asks for, by the metrics they read.
+    for (const n of [
+      'fraudwatch_events_total',
+      'fraudwatch_consumer_lag',
+      'fraudwatch_late_events_total',
+      'fraudwatch_source_event_time_seconds',
+      'fraudwatch_watermark_seconds',
+      'fraudwatch_source_caught_up',
+      'fraudwatch_alerts_total',
+      'fraudwatch_alert_latency_seconds_bucket',
+      'fraudwatch_reorder_buffered_events',
+      'fraudwatch_tracked_keys',
+      'fraudwatch_rules_reloads_total',
+      'fraudwatch_invalid_events_total',
+      'fraudwatch_ready',
+      'fraudwatch_build_info',
+      'fraudwatch_rules_last_reload_success_timestamp_seconds',
+    ]) {
+      expect(used.has(n), n).toBe(true);
+    }
+  });
+
+  it('takes its data source from the ${DS_PROMETHEUS} variable, with a recent schema', () => {
+    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(39);
+    const vars = (dashboard.templating as { list: { name: string; type: string; query: unknown }[] }).list;
+    expect(vars.find((v) => v.name === 'DS_PROMETHEUS')).toMatchObject({ type: 'datasource', query: 'prometheus' });
+    const sources: unknown[] = [];
+    const walk = (n: unknown): void => {
+      if (Array.isArray(n)) n.forEach(walk);
+      else if (n !== null && typeof n === 'object') {
+        const o = n as Record<string, unknown>;
+        if ('datasource' in o) sources.push(o.datasource);
+        Object.values(o).forEach(walk);
+      }
+    };
+    walk(dashboard.panels);
+    expect(sources.length).toBeGreaterThan(0);
+    for (const ds of sources) expect(ds).toEqual({ type: 'prometheus', uid: '${DS_PROMETHEUS}' });
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('alert latency p50 and p99 come from the histogram', () => {
+    const queries = dashboardQueries(dashboard).filter((q) => q.includes('fraudwatch_alert_latency_seconds_bucket'));
+    expect(queries.map((q) => /histogram_quantile\((0\.\d+),/.exec(q)?.[1]).sort()).toEqual(['0.5', '0.99']);
+  });
+});
+
+describe('ops/prometheus/fraudwatch-alerts.yml', () => {
+  const rules = alertRules();
+
+  it('has the alerts the issue asks for, each with for:, a severity and a runbook line', () => {
+    expect(rules.map((r) => r.alert)).toEqual(
+      expect.arrayContaining([
+        'FraudwatchNotReady',
+        'FraudwatchConsumerLagGrowing',
+        'FraudwatchLateEvents',
+        'FraudwatchRulesReloadFailing',
+        'FraudwatchDeadLetterRate',
+        'FraudwatchNoEvents',
+      ]),
+    );
+    for (const r of rules) {
+      expect(r.for, r.alert).toMatch(/^\d+[smh]$/);
+      expect(['warning', 'critical'], r.alert).toContain(r.labels?.severity);
+      expect(r.annotations?.summary, r.alert).toBeTruthy();
+      expect(r.annotations?.runbook, r.alert).toMatch(/\w.{40,}/);
+      expect(r.annotations?.runbook, r.alert).not.toContain('\n');
+    }
+  });
+
+  it('uses only metrics the daemon exports (and up, for the target itself)', async () => {
+    const exported = await exportedNames();
+    exported.add('up');
+    for (const r of rules) for (const n of metricNames(r.expr)) expect(exported.has(n), `${n} in ${r.alert}`).toBe(true);
+  });
+
+  it('every alert has a promtool test in which it fires and one in which it does not', () => {
+    const doc = parseYaml(readFileSync(ALERT_TESTS, 'utf8')) as {
+      rule_files: string[];
+      tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
+    expect(doc.rule_files).toEqual(['fraudwatch-alerts.yml']);
+    const cases = doc.tests.flatMap((t) => t.alert_rule_test);
+    for (const r of rules) {
+      expect(cases.some((c) => c.alertname === r.alert && c.exp_alerts.length > 0), `${r.alert} fires`).toBe(true);
+      expect(cases.some((c) => c.alertname === r.alert && c.exp_alerts.length === 0), `${r.alert} stays silent`).toBe(true);
     }
   });
 });
