@@ -363,3 +363,16 @@ describe('ops/prometheus/fraudwatch-alerts.yml', () => {
     }
   });
 });
+
+describe('docs/operations.md', () => {
+  it('its PromQL blocks use only metrics the daemon exports', async () => {
+    const exported = await exportedNames();
+    const blocks = [...readFileSync('docs/operations.md', 'utf8').matchAll(/```promql\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+    expect(blocks.length).toBeGreaterThanOrEqual(4);
+    for (const q of blocks) {
+      const names = metricNames(q);
+      expect(names.length, q).toBeGreaterThan(0);
+      for (const n of names) expect(exported.has(n), `${n} in: ${q}`).toBe(true);
+    }
+  });
+});
