@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isIP } from 'node:net';
-import { decodeEvent, isDottedQuad, parseIsoWithZone } from '../src/events/decode.js';
+import { decodeEvent, isDottedQuad, MAX_ID_LENGTH, MAX_TS, MAX_USER_AGENT_LENGTH, parseIsoWithZone } from '../src/events/decode.js';
 
 const ok = (o: Record<string, unknown>) => decodeEvent(JSON.stringify(o));
 const base = { eventId: 'e1', type: 'login', ts: '2026-03-02T08:00:00Z', accountId: 'a1', ip: '198.51.100.1', success: true };
@@ -107,5 +107,72 @@ describe('IPv4 fast path', () => {
     const quads = Array.from({ length: 5_000 }, () => [octet(), octet(), octet(), octet()].join('.'));
     for (const s of [...fixed, ...random, ...quads]) expect(isDottedQuad(s), s).toBe(isIP(s) === 4);
     expect(quads.filter((q) => isIP(q) === 4).length).toBeGreaterThan(1000);
+  });
+});
+
+describe('event time range', () => {
+  const at = (ts: unknown) => decodeEvent(JSON.stringify({ ...base, ts }));
+
+  it('accepts years 1970 to 9999, as epoch milliseconds or ISO text', () => {
+    expect(MAX_TS).toBe(Date.parse('9999-12-31T23:59:59.999Z'));
+    for (const [ts, ms] of [
+      [0, 0],
+      [MAX_TS, MAX_TS],
+      ['1970-01-01T00:00:00Z', 0],
+      ['1970-01-01T01:00:00+01:00', 0],
+      ['9999-12-31T23:59:59.999Z', MAX_TS],
+      ['9999-12-31T23:59:59.999+01:00', MAX_TS - 3_600_000],
+    ] as const) {
+      expect(at(ts), String(ts)).toMatchObject({ ok: true, event: { ts: ms } });
+    }
+  });
+
+  it.each([1e20, 8.64e15 + 1, MAX_TS + 1, -1, -8.64e15, 2 ** 53, '1969-12-31T23:59:59.999Z', '1970-01-01T00:00:00+00:01', '9999-12-31T23:59:59.999-00:01', '0001-01-01T00:00:00Z'])(
+    'rejects %s as bad_ts',
+    (ts) => expect(at(ts)).toMatchObject({ ok: false, reason: 'bad_ts' }),
+  );
+
+  it('quotes at most a short prefix of a bad value in the message', () => {
+    const huge = 'x'.repeat(1_000_000);
+    for (const line of [
+      JSON.stringify({ ...base, ts: huge }),
+      JSON.stringify({ ...base, type: huge }),
+      JSON.stringify({ ...base, ip: huge }),
+      JSON.stringify({ eventId: 'e', type: 'account_update', ts: 1, accountId: 'a', change: huge.slice(0, 200) }),
+    ]) {
+      const r = decodeEvent(line);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.message.length).toBeLessThan(200);
+    }
+  });
+});
+
+describe('length limits on ids and free strings', () => {
+  const playback = { eventId: 'e', type: 'playback', ts: 1, accountId: 'a', ip: '198.51.100.1', deviceId: 'd', sessionId: 's', action: 'start', titleId: 't' };
+  const update = { eventId: 'e', type: 'account_update', ts: 1, accountId: 'a', change: 'email', deviceId: 'd' };
+  const fields: [string, string, Record<string, unknown>, number][] = [
+    ['eventId', 'login', base, MAX_ID_LENGTH],
+    ['accountId', 'login', base, MAX_ID_LENGTH],
+    ['deviceId', 'login', base, MAX_ID_LENGTH],
+    ['userAgent', 'login', base, MAX_USER_AGENT_LENGTH],
+    ['deviceId', 'playback', playback, MAX_ID_LENGTH],
+    ['sessionId', 'playback', playback, MAX_ID_LENGTH],
+    ['titleId', 'playback', playback, MAX_ID_LENGTH],
+    ['userAgent', 'playback', playback, MAX_USER_AGENT_LENGTH],
+    ['deviceId', 'account_update', update, MAX_ID_LENGTH],
+    ['accountId', 'account_update', update, MAX_ID_LENGTH],
+  ];
+  it('has the documented limits', () => {
+    expect([MAX_ID_LENGTH, MAX_USER_AGENT_LENGTH]).toEqual([256, 1024]);
+  });
+
+  it.each(fields)('%s of a %s event: the limit is accepted, one more is bad_value naming the field and the limit', (field, _type, event, max) => {
+    expect(ok({ ...event, [field]: 'x'.repeat(max) })).toMatchObject({ ok: true, event: { [field]: 'x'.repeat(max) } });
+    const r = ok({ ...event, [field]: 'x'.repeat(max + 1) });
+    expect(r).toMatchObject({ ok: false, reason: 'bad_value' });
+    if (!r.ok) {
+      expect(r.message).toContain(`"${field}"`);
+      expect(r.message).toContain(String(max));
+    }
   });
 });
