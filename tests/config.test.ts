@@ -122,6 +122,32 @@ describe('rules config', () => {
   });
 });
 
+describe('allowlist addresses', () => {
+  const listed = (cidr: string) => parseRules(`allowlist:\n  cidrs: ["${cidr}"]\n`).allowlist;
+
+  it('reads entries as events read addresses, so every spelling of an address matches the one events carry', () => {
+    for (const entry of ['1.2.3.4', '::ffff:1.2.3.4', '::FFFF:1.2.3.4', '::ffff:102:304', '::ffff:1.2.3.0/120', '1.2.3.0/24']) {
+      expect(listed(entry).hasAddress('1.2.3.4'), entry).toBe(true);
+      expect(listed(entry).hasAddress('9.9.9.9'), entry).toBe(false);
+    }
+    expect(listed('::ffff:10.0.0.0/104').hasAddress('10.200.1.1')).toBe(true);
+    expect(listed('2001:DB8:0:0::/32').hasAddress('2001:db8:1::1')).toBe(true);
+    expect(listed('0:0:0:0:0:0:0:1').hasAddress('::1')).toBe(true);
+    // The deprecated IPv4-compatible form is its own IPv6 address, as in events.
+    expect(listed('::1.2.3.4').hasAddress('1.2.3.4')).toBe(false);
+    expect(listed('::1.2.3.4').hasAddress('::102:304')).toBe(true);
+  });
+
+  it.each(['fe80::1%eth0', 'fe80::%eth0/64', '10/8', '010.0.0.0/8', '0x0a.0.0.0/8', '1.2.3.4/33', '::ffff:1.2.3.0/95x', '1.2.3.0/024', '::/129', '1.2.3.4/'])(
+    'rejects %s at its position, as the decoder rejects such an address',
+    (entry) => {
+      expect(issues(`allowlist:\n  cidrs: ["${entry}"]\n`)).toEqual([
+        expect.objectContaining({ code: 'FW_RULES_INVALID_VALUE', line: 2, col: 11, path: 'allowlist.cidrs.0' }),
+      ]);
+    },
+  );
+});
+
 describe('rules files that are huge, hostile or empty', () => {
   it('validates 80,000 unknown keys in linear time (quadratic took minutes: the test timeout fails it)', () => {
     // Short keys keep the file under the size limit.

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { canonicalAddress } from '../src/events/address.js';
 import { decodeEvent, isDottedQuad, MAX_ID_LENGTH, MAX_TS, MAX_USER_AGENT_LENGTH, parseIsoWithZone } from '../src/events/decode.js';
 
 const ok = (o: Record<string, unknown>) => decodeEvent(JSON.stringify(o));
@@ -176,3 +178,78 @@ describe('length limits on ids and free strings', () => {
     }
   });
 });
+
+describe('canonical addresses', () => {
+  const ipOf = (ip: string) => {
+    const r = ok({ ...base, ip });
+    return r.ok ? r.event.ip : r.reason;
+  };
+
+  it.each([
+    ['::ffff:1.2.3.4', '1.2.3.4'],
+    ['::FFFF:1.2.3.4', '1.2.3.4'],
+    ['::ffff:102:304', '1.2.3.4'],
+    ['0:0:0:0:0:ffff:0102:0304', '1.2.3.4'],
+    ['0:0:0:0:0:0:0:1', '::1'],
+    ['2001:DB8::1', '2001:db8::1'],
+    ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+    ['2001:0:0:1:0:0:0:1', '2001:0:0:1::1'],
+    // The deprecated IPv4-compatible form is not IPv4-mapped: it stays the IPv6 address it is.
+    ['::1.2.3.4', '::102:304'],
+    ['::102:304', '::102:304'],
+    ['64:ff9b::198.51.100.1', '64:ff9b::c633:6401'],
+    ['198.51.100.1', '198.51.100.1'],
+  ])('%s becomes %s', (ip, canonical) => expect(ipOf(ip)).toBe(canonical));
+
+  it.each(['fe80::1%eth0', 'fe80::1%1', '::ffff:1.2.3.4%0', '1.2.3.4%eth0', '::ffff:01.2.3.4', '1:2:3:4:5:6:7:8:9', `${'0:'.repeat(50)}1`, '1.2.3.4/32', ''])(
+    'rejects %s as bad_ip',
+    (ip) => expect(ipOf(ip)).toBe('bad_ip'),
+  );
+
+  it('gives one spelling to every spelling of random addresses, in RFC 5952 form, and agrees with isIP on validity', () => {
+    let seed = 23;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    /** RFC 5952 written out independently: lowercase, no leading zeros, the first longest run of 2+ zero groups as `::`. */
+    const rfc5952 = (groups: number[]) => {
+      let best = -1;
+      let bestLen = 1;
+      for (let i = 0; i < 8; ) {
+        let j = i;
+        while (j < 8 && groups[j] === 0) j++;
+        if (j - i > bestLen) [best, bestLen] = [i, j - i];
+        i = j === i ? i + 1 : j;
+      }
+      const hex = groups.map((g) => g.toString(16));
+      return best === -1 ? hex.join(':') : `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+    };
+    for (let k = 0; k < 5_000; k++) {
+      // Groups biased towards zero so that runs of every length occur.
+      const groups = Array.from({ length: 8 }, () => (rnd(3) === 0 ? rnd(65_536) : 0));
+      const mapped = rnd(5) === 0;
+      if (mapped) groups.splice(0, 6, 0, 0, 0, 0, 0, 0xffff);
+      const expected = mapped ? `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}` : rfc5952(groups);
+      const spellings = [
+        groups.map((g) => g.toString(16).padStart(4, '0')).join(':'),
+        groups.map((g) => g.toString(16).toUpperCase()).join(':'),
+        ipaddr.fromByteArray(groups.flatMap((g) => [g >> 8, g & 255])).toString(),
+        `${groups.slice(0, 6).map((g) => g.toString(16)).join(':')}:${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`,
+        expected,
+      ];
+      for (const s of spellings) {
+        expect(isIP(s), s).not.toBe(0);
+        expect(canonicalAddress(s), s).toBe(expected);
+      }
+    }
+    // Random strings over the characters of addresses: valid exactly when isIP says so (no zone).
+    const alphabet = '0123456789abcdefABCDEF::::..%';
+    for (let k = 0; k < 50_000; k++) {
+      const s = Array.from({ length: 2 + rnd(30) }, () => alphabet[rnd(alphabet.length)]).join('');
+      const c = canonicalAddress(s);
+      expect(c !== undefined, s).toBe(isIP(s) !== 0 && !s.includes('%'));
+      if (c !== undefined) expect(canonicalAddress(c), s).toBe(c);
+    }
+  });
+});
+

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { canonicalAddress } from './address.js';
 import {
   ACCOUNT_CHANGES,
   PLAYBACK_ACTIONS,
@@ -8,6 +8,8 @@ import {
   type InvalidReason,
   type PlaybackAction,
 } from './types.js';
+
+export { isDottedQuad } from './address.js';
 
 /*
  * The decoder is written by hand rather than with a schema library because it sits on the
@@ -114,36 +116,6 @@ function daysFromCivil(year: number, month: number, day: number): number {
   return era * 146_097 + doe - 719_468;
 }
 
-/**
- * A strict dotted-quad IPv4 address (four decimal octets 0–255, no leading zeros): the form
- * node's isIP accepts. Scanned by hand because isIP's regular expression cost about 2% of replay
- * time; anything this does not accept still goes to isIP, so the two can only agree.
- */
-export function isDottedQuad(s: string): boolean {
-  const n = s.length;
-  if (n < 7 || n > 15) return false;
-  let octets = 0;
-  let i = 0;
-  while (i < n) {
-    const start = i;
-    let value = 0;
-    while (i < n) {
-      const d = s.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) break;
-      value = value * 10 + d;
-      i++;
-    }
-    const len = i - start;
-    if (len === 0 || len > 3 || value > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
-    octets++;
-    if (i === n) break;
-    if (s.charCodeAt(i) !== 46 || octets === 4) return false;
-    i++;
-    if (i === n) return false;
-  }
-  return octets === 4;
-}
-
 const CHANGES: ReadonlySet<string> = new Set(ACCOUNT_CHANGES);
 const ACTIONS: ReadonlySet<string> = new Set(PLAYBACK_ACTIONS);
 
@@ -204,8 +176,12 @@ function ipField(obj: Record<string, unknown>, required: boolean): string | unde
     return undefined;
   }
   if (typeof v !== 'string') fail('wrong_type', 'field "ip" must be a string');
-  if (!isDottedQuad(v) && isIP(v) === 0) fail('bad_ip', `ip ${quote(v)} is not an IPv4 or IPv6 address`);
-  return v;
+  // Canonical, so every later use sees one spelling; a dotted quad (most events) comes back as it is.
+  const ip = canonicalAddress(v);
+  if (ip === undefined) {
+    fail('bad_ip', v.includes('%') ? `ip ${quote(v)} has a zone id (%…): not accepted` : `ip ${quote(v)} is not an IPv4 or IPv6 address`);
+  }
+  return ip;
 }
 
 function decodeObject(obj: Record<string, unknown>): FraudEvent {
