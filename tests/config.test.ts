@@ -205,6 +205,14 @@ describe('rules files that are huge, hostile or empty', () => {
     expect(shared.detectors.find((d) => d.id === 'brute_force')!.allowlist.hasAccount('qa-1')).toBe(true);
   });
 
+  it('under %YAML 1.1, merges of maps work and what cannot become data is FW_RULES_SYNTAX at its position (a bare Error before)', () => {
+    const merged = parseRules('%YAML 1.1\n---\ndetectors:\n  geo_surge: &quiet\n    enabled: no\n  brute_force:\n    <<: *quiet\n', 'r.yaml');
+    expect(merged.detectors.map((d) => d.id)).not.toContain('brute_force');
+    const [badMerge] = issues('%YAML 1.1\n---\ndetectors:\n  brute_force:\n    <<: 5\n');
+    expect(badMerge).toMatchObject({ code: 'FW_RULES_SYNTAX', line: 5, col: 9 });
+    expect(issues('%YAML 1.1\n---\nallowlist: !!omap [cidrs: [], cidrs: []]\n')[0]).toMatchObject({ code: 'FW_RULES_SYNTAX', line: 3 });
+  });
+
   it.each([
     ['empty', ''],
     ['whitespace', '  \n\n\t\n'],

@@ -257,7 +257,8 @@ function checkDocument(doc: Document, file: string, lines: LineCounter): RulesIs
     if (isMap(node)) {
       const seen = new Set<string>();
       for (const pair of node.items) {
-        if (!isScalar(pair.key)) continue;
+        // Merge keys may repeat, as in yaml.
+        if (!isScalar(pair.key) || isMergeKey(pair.key)) continue;
         const name = String(pair.key.value);
         if (seen.has(name)) issues.push(issueAt('FW_RULES_SYNTAX', file, lines, pair.key.range?.[0], `duplicate key "${name}": map keys must be unique`));
         seen.add(name);
@@ -284,6 +285,27 @@ function expandingAlias(doc: Document): number | undefined {
       }
       if (nested || at === undefined) at = alias.range?.[0];
       return nested ? visit.BREAK : undefined;
+    },
+  });
+  return at;
+}
+
+/** A YAML 1.1 merge key: yaml reads a plain `<<` as a symbol under `%YAML 1.1`. */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && typeof key.value === 'symbol' && key.value.description === '<<';
+}
+
+/** Where a YAML 1.1 merge (`<<: …`) takes something that is not a map or an alias of one. */
+function badMerge(doc: Document): number | undefined {
+  const isMapLike = (n: unknown) => isMap(n) || (isAlias(n) && isMap(n.resolve(doc)));
+  let at: number | undefined;
+  visit(doc, {
+    Pair(_key, pair) {
+      if (!isMergeKey(pair.key)) return undefined;
+      const v = pair.value;
+      if (isMapLike(v) || (isSeq(v) && v.items.every(isMapLike))) return undefined;
+      at = (v as Node | null)?.range?.[0] ?? (pair.key as Node).range?.[0];
+      return visit.BREAK;
     },
   });
   return at;
@@ -325,10 +347,16 @@ export function parseRules(text: string, file = '<rules>', options: ParseRulesOp
   try {
     raw = doc.toJS({ maxAliasCount: MAX_RULES_ALIAS_EXPANSION });
   } catch (err) {
-    // Past maxAliasCount yaml stops expanding with a ReferenceError; after the checks in
-    // parseYaml that is the only way toJS can fail.
-    if (!(err instanceof ReferenceError)) throw err;
-    throw new RulesError([issueAt('FW_RULES_ALIASES', file, lines, expandingAlias(doc), `aliases expand too far (past ${MAX_RULES_ALIAS_EXPANSION}, yaml's maxAliasCount)`)]);
+    // Past maxAliasCount yaml stops expanding with a ReferenceError (the other alias errors
+    // are caught by parseYaml's checks).
+    if (err instanceof ReferenceError) {
+      throw new RulesError([issueAt('FW_RULES_ALIASES', file, lines, expandingAlias(doc), `aliases expand too far (past ${MAX_RULES_ALIAS_EXPANSION}, yaml's maxAliasCount)`)]);
+    }
+    // Under a `%YAML 1.1` directive, some well-formed YAML still cannot become data: a merge
+    // (`<<`) of something other than maps, a !!omap with a repeated key, a !!set with values.
+    // yaml does not say where; a bad merge is found again, anything else is put at the start.
+    const at = badMerge(doc) ?? doc.contents?.range?.[0];
+    throw new RulesError([issueAt('FW_RULES_SYNTAX', file, lines, at, `cannot be read as data: ${(err as Error).message}`)]);
   }
   const result = SCHEMA.safeParse(raw);
   if (!result.success) throw new RulesError(issuesFromZod(result.error, doc, lines, file, raw));
