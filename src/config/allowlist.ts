@@ -1,4 +1,5 @@
 import { BlockList } from 'node:net';
+import { FraudwatchError } from '../errors.js';
 import { canonicalAddress, canonicalCidr } from '../events/address.js';
 
 export interface AllowlistConfig {
@@ -28,8 +29,8 @@ export class Allowlist {
   constructor(config: AllowlistConfig) {
     for (const c of config.cidrs) {
       const cidr = canonicalCidr(c);
-      // The rules schema has checked every entry; this is only reached by a direct caller.
-      if (cidr === undefined) throw new TypeError(`allowlist entry "${c}" is not an IP address or CIDR range`);
+      // The rules schema has checked every entry: reaching this is a bug.
+      if (cidr === undefined) throw new FraudwatchError('FW_INTERNAL', `allowlist entry "${c}" is not an IP address or CIDR range`);
       this.blocks.addSubnet(cidr.address, cidr.bits, cidr.family);
     }
     this.accounts = new Set(config.accounts);
