@@ -18,6 +18,9 @@ export const ERRORS = {
   FW_RULES_UNKNOWN_KEY: { kind: 'config', retriable: false, message: 'unknown key' },
   FW_RULES_INVALID_VALUE: { kind: 'config', retriable: false, message: 'invalid value' },
   FW_RULES_MISSING_KEY: { kind: 'config', retriable: false, message: 'missing required key' },
+  FW_RULES_TOO_LARGE: { kind: 'config', retriable: false, message: 'the rules file is too large or too deeply nested' },
+  FW_RULES_ALIASES: { kind: 'config', retriable: false, message: 'the YAML aliases in the rules file are too many or expand too far' },
+  FW_RULES_EMPTY: { kind: 'config', retriable: false, message: 'the rules file is empty' },
   FW_CLI_BAD_FLAG: { kind: 'cli', retriable: false, message: 'invalid command-line flag or environment variable' },
   FW_INPUT_READ: { kind: 'input', retriable: false, message: 'cannot read the event log' },
   FW_INPUT_INVALID: { kind: 'input', retriable: false, message: 'invalid event record' },
@@ -51,7 +54,14 @@ export class FraudwatchError extends Error {
 
 /** One located problem in a rules file, in the `file:line:col` shape editors can jump to. */
 export interface RulesIssue {
-  readonly code: 'FW_RULES_SYNTAX' | 'FW_RULES_UNKNOWN_KEY' | 'FW_RULES_INVALID_VALUE' | 'FW_RULES_MISSING_KEY';
+  readonly code:
+    | 'FW_RULES_SYNTAX'
+    | 'FW_RULES_UNKNOWN_KEY'
+    | 'FW_RULES_INVALID_VALUE'
+    | 'FW_RULES_MISSING_KEY'
+    | 'FW_RULES_TOO_LARGE'
+    | 'FW_RULES_ALIASES'
+    | 'FW_RULES_EMPTY';
   readonly file: string;
   readonly line: number;
   readonly col: number;
@@ -66,14 +76,37 @@ export function formatRulesIssue(issue: RulesIssue): string {
   return `${where} ${issue.code}${field} ${issue.message}`;
 }
 
-/** Thrown when a rules file has one or more problems; carries all of them, not just the first. */
+/**
+ * At most this many problems of one rules file are listed. A generated or corrupted file can
+ * have tens of thousands (one per unknown key), and every one of them would otherwise be printed
+ * by `validate` and logged by a daemon on each reload attempt.
+ */
+export const MAX_LISTED_RULES_ISSUES = 50;
+
+/**
+ * Thrown when a rules file has one or more problems; carries all of them (up to
+ * MAX_LISTED_RULES_ISSUES), not just the first. Past the cap, `issues` ends with one entry, at
+ * the first unlisted problem's position, saying how many more there are; `total` counts them all.
+ */
 export class RulesError extends FraudwatchError {
   readonly issues: readonly RulesIssue[];
+  readonly total: number;
 
   constructor(issues: readonly RulesIssue[]) {
     const first = issues[0];
-    super(first ? first.code : 'FW_RULES_INVALID_VALUE', issues.map(formatRulesIssue).join('\n'), { count: issues.length });
+    const listed = issues.length > MAX_LISTED_RULES_ISSUES ? capIssues(issues) : issues;
+    super(first ? first.code : 'FW_RULES_INVALID_VALUE', listed.map(formatRulesIssue).join('\n'), { count: issues.length });
     this.name = 'RulesError';
-    this.issues = Object.freeze([...issues]);
+    this.issues = Object.freeze([...listed]);
+    this.total = issues.length;
   }
+}
+
+function capIssues(issues: readonly RulesIssue[]): RulesIssue[] {
+  const next = issues[MAX_LISTED_RULES_ISSUES]!;
+  const more = issues.length - MAX_LISTED_RULES_ISSUES;
+  return [
+    ...issues.slice(0, MAX_LISTED_RULES_ISSUES),
+    { ...next, path: '', message: `… and ${more} more from here on (${issues.length} problems in all; the first ${MAX_LISTED_RULES_ISSUES} are listed)` },
+  ];
 }

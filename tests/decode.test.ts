@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isIP } from 'node:net';
-import { decodeEvent, isDottedQuad, parseIsoWithZone } from '../src/events/decode.js';
+import ipaddr from 'ipaddr.js';
+import { canonicalAddress } from '../src/events/address.js';
+import { decodeEvent, isDottedQuad, MAX_ID_LENGTH, MAX_TS, MAX_USER_AGENT_LENGTH, parseIsoWithZone } from '../src/events/decode.js';
 
 const ok = (o: Record<string, unknown>) => decodeEvent(JSON.stringify(o));
 const base = { eventId: 'e1', type: 'login', ts: '2026-03-02T08:00:00Z', accountId: 'a1', ip: '198.51.100.1', success: true };
@@ -109,3 +111,145 @@ describe('IPv4 fast path', () => {
     expect(quads.filter((q) => isIP(q) === 4).length).toBeGreaterThan(1000);
   });
 });
+
+describe('event time range', () => {
+  const at = (ts: unknown) => decodeEvent(JSON.stringify({ ...base, ts }));
+
+  it('accepts years 1970 to 9999, as epoch milliseconds or ISO text', () => {
+    expect(MAX_TS).toBe(Date.parse('9999-12-31T23:59:59.999Z'));
+    for (const [ts, ms] of [
+      [0, 0],
+      [MAX_TS, MAX_TS],
+      ['1970-01-01T00:00:00Z', 0],
+      ['1970-01-01T01:00:00+01:00', 0],
+      ['9999-12-31T23:59:59.999Z', MAX_TS],
+      ['9999-12-31T23:59:59.999+01:00', MAX_TS - 3_600_000],
+    ] as const) {
+      expect(at(ts), String(ts)).toMatchObject({ ok: true, event: { ts: ms } });
+    }
+  });
+
+  it.each([1e20, 8.64e15 + 1, MAX_TS + 1, -1, -8.64e15, 2 ** 53, '1969-12-31T23:59:59.999Z', '1970-01-01T00:00:00+00:01', '9999-12-31T23:59:59.999-00:01', '0001-01-01T00:00:00Z'])(
+    'rejects %s as bad_ts',
+    (ts) => expect(at(ts)).toMatchObject({ ok: false, reason: 'bad_ts' }),
+  );
+
+  it('quotes at most a short prefix of a bad value in the message', () => {
+    const huge = 'x'.repeat(1_000_000);
+    for (const line of [
+      JSON.stringify({ ...base, ts: huge }),
+      JSON.stringify({ ...base, type: huge }),
+      JSON.stringify({ ...base, ip: huge }),
+      JSON.stringify({ eventId: 'e', type: 'account_update', ts: 1, accountId: 'a', change: huge.slice(0, 200) }),
+    ]) {
+      const r = decodeEvent(line);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.message.length).toBeLessThan(200);
+    }
+  });
+});
+
+describe('length limits on ids and free strings', () => {
+  const playback = { eventId: 'e', type: 'playback', ts: 1, accountId: 'a', ip: '198.51.100.1', deviceId: 'd', sessionId: 's', action: 'start', titleId: 't' };
+  const update = { eventId: 'e', type: 'account_update', ts: 1, accountId: 'a', change: 'email', deviceId: 'd' };
+  const fields: [string, string, Record<string, unknown>, number][] = [
+    ['eventId', 'login', base, MAX_ID_LENGTH],
+    ['accountId', 'login', base, MAX_ID_LENGTH],
+    ['deviceId', 'login', base, MAX_ID_LENGTH],
+    ['userAgent', 'login', base, MAX_USER_AGENT_LENGTH],
+    ['deviceId', 'playback', playback, MAX_ID_LENGTH],
+    ['sessionId', 'playback', playback, MAX_ID_LENGTH],
+    ['titleId', 'playback', playback, MAX_ID_LENGTH],
+    ['userAgent', 'playback', playback, MAX_USER_AGENT_LENGTH],
+    ['deviceId', 'account_update', update, MAX_ID_LENGTH],
+    ['accountId', 'account_update', update, MAX_ID_LENGTH],
+  ];
+  it('has the documented limits', () => {
+    expect([MAX_ID_LENGTH, MAX_USER_AGENT_LENGTH]).toEqual([256, 1024]);
+  });
+
+  it.each(fields)('%s of a %s event: the limit is accepted, one more is bad_value naming the field and the limit', (field, _type, event, max) => {
+    expect(ok({ ...event, [field]: 'x'.repeat(max) })).toMatchObject({ ok: true, event: { [field]: 'x'.repeat(max) } });
+    const r = ok({ ...event, [field]: 'x'.repeat(max + 1) });
+    expect(r).toMatchObject({ ok: false, reason: 'bad_value' });
+    if (!r.ok) {
+      expect(r.message).toContain(`"${field}"`);
+      expect(r.message).toContain(String(max));
+    }
+  });
+});
+
+describe('canonical addresses', () => {
+  const ipOf = (ip: string) => {
+    const r = ok({ ...base, ip });
+    return r.ok ? r.event.ip : r.reason;
+  };
+
+  it.each([
+    ['::ffff:1.2.3.4', '1.2.3.4'],
+    ['::FFFF:1.2.3.4', '1.2.3.4'],
+    ['::ffff:102:304', '1.2.3.4'],
+    ['0:0:0:0:0:ffff:0102:0304', '1.2.3.4'],
+    ['0:0:0:0:0:0:0:1', '::1'],
+    ['2001:DB8::1', '2001:db8::1'],
+    ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+    ['2001:0:0:1:0:0:0:1', '2001:0:0:1::1'],
+    // The deprecated IPv4-compatible form is not IPv4-mapped: it stays the IPv6 address it is.
+    ['::1.2.3.4', '::102:304'],
+    ['::102:304', '::102:304'],
+    ['64:ff9b::198.51.100.1', '64:ff9b::c633:6401'],
+    ['198.51.100.1', '198.51.100.1'],
+  ])('%s becomes %s', (ip, canonical) => expect(ipOf(ip)).toBe(canonical));
+
+  it.each(['fe80::1%eth0', 'fe80::1%1', '::ffff:1.2.3.4%0', '1.2.3.4%eth0', '::ffff:01.2.3.4', '1:2:3:4:5:6:7:8:9', `${'0:'.repeat(50)}1`, '1.2.3.4/32', ''])(
+    'rejects %s as bad_ip',
+    (ip) => expect(ipOf(ip)).toBe('bad_ip'),
+  );
+
+  it('gives one spelling to every spelling of random addresses, in RFC 5952 form, and agrees with isIP on validity', () => {
+    let seed = 23;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    /** RFC 5952 written out independently: lowercase, no leading zeros, the first longest run of 2+ zero groups as `::`. */
+    const rfc5952 = (groups: number[]) => {
+      let best = -1;
+      let bestLen = 1;
+      for (let i = 0; i < 8; ) {
+        let j = i;
+        while (j < 8 && groups[j] === 0) j++;
+        if (j - i > bestLen) [best, bestLen] = [i, j - i];
+        i = j === i ? i + 1 : j;
+      }
+      const hex = groups.map((g) => g.toString(16));
+      return best === -1 ? hex.join(':') : `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+    };
+    for (let k = 0; k < 5_000; k++) {
+      // Groups biased towards zero so that runs of every length occur.
+      const groups = Array.from({ length: 8 }, () => (rnd(3) === 0 ? rnd(65_536) : 0));
+      const mapped = rnd(5) === 0;
+      if (mapped) groups.splice(0, 6, 0, 0, 0, 0, 0, 0xffff);
+      const expected = mapped ? `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}` : rfc5952(groups);
+      const spellings = [
+        groups.map((g) => g.toString(16).padStart(4, '0')).join(':'),
+        groups.map((g) => g.toString(16).toUpperCase()).join(':'),
+        ipaddr.fromByteArray(groups.flatMap((g) => [g >> 8, g & 255])).toString(),
+        `${groups.slice(0, 6).map((g) => g.toString(16)).join(':')}:${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`,
+        expected,
+      ];
+      for (const s of spellings) {
+        expect(isIP(s), s).not.toBe(0);
+        expect(canonicalAddress(s), s).toBe(expected);
+      }
+    }
+    // Random strings over the characters of addresses: valid exactly when isIP says so (no zone).
+    const alphabet = '0123456789abcdefABCDEF::::..%';
+    for (let k = 0; k < 50_000; k++) {
+      const s = Array.from({ length: 2 + rnd(30) }, () => alphabet[rnd(alphabet.length)]).join('');
+      const c = canonicalAddress(s);
+      expect(c !== undefined, s).toBe(isIP(s) !== 0 && !s.includes('%'));
+      if (c !== undefined) expect(canonicalAddress(c), s).toBe(c);
+    }
+  });
+});
+

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { canonicalAddress } from './address.js';
 import {
   ACCOUNT_CHANGES,
   PLAYBACK_ACTIONS,
@@ -9,11 +9,36 @@ import {
   type PlaybackAction,
 } from './types.js';
 
+export { isDottedQuad } from './address.js';
+
 /*
  * The decoder is written by hand rather than with a schema library because it sits on the
  * per-event hot path: the replay target is within 2x of bare JSON.parse, and a generic
  * validator costs more than the parse itself. The contract is small enough to read here.
  */
+
+/**
+ * Event times outside years 1970 to 9999 (inclusive, UTC) are refused. Beyond ±8.64e15 ms a
+ * Date is invalid, and alerts print `ts` as ISO text, so such an event crashed replay once it
+ * reached an alert; 9999 is the last year ISO-8601 text can write in four digits, and an event
+ * before 1970 would be a negative epoch, which the numeric form never allowed.
+ */
+export const MIN_TS = 0;
+/** 9999-12-31T23:59:59.999Z */
+export const MAX_TS = 253_402_300_799_999;
+
+/**
+ * Length limits on free strings, in UTF-16 code units (JavaScript's string length), generous for
+ * real data. Every id becomes a key in detector state or an alert, so one record must not carry
+ * megabytes into memory that lives for days.
+ */
+export const MAX_ID_LENGTH = 256;
+export const MAX_USER_AGENT_LENGTH = 1024;
+
+/** A value quoted in a message, cut short: messages go to stderr, logs and dead-letter headers. */
+function quote(v: string): string {
+  return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+}
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -91,36 +116,6 @@ function daysFromCivil(year: number, month: number, day: number): number {
   return era * 146_097 + doe - 719_468;
 }
 
-/**
- * A strict dotted-quad IPv4 address (four decimal octets 0–255, no leading zeros): the form
- * node's isIP accepts. Scanned by hand because isIP's regular expression cost about 2% of replay
- * time; anything this does not accept still goes to isIP, so the two can only agree.
- */
-export function isDottedQuad(s: string): boolean {
-  const n = s.length;
-  if (n < 7 || n > 15) return false;
-  let octets = 0;
-  let i = 0;
-  while (i < n) {
-    const start = i;
-    let value = 0;
-    while (i < n) {
-      const d = s.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) break;
-      value = value * 10 + d;
-      i++;
-    }
-    const len = i - start;
-    if (len === 0 || len > 3 || value > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
-    octets++;
-    if (i === n) break;
-    if (s.charCodeAt(i) !== 46 || octets === 4) return false;
-    i++;
-    if (i === n) return false;
-  }
-  return octets === 4;
-}
-
 const CHANGES: ReadonlySet<string> = new Set(ACCOUNT_CHANGES);
 const ACTIONS: ReadonlySet<string> = new Set(PLAYBACK_ACTIONS);
 
@@ -135,31 +130,42 @@ function fail(reason: InvalidReason, message: string): never {
   throw new Invalid(reason, message);
 }
 
-function requiredString(obj: Record<string, unknown>, field: string): string {
+function tooLong(field: string, v: string, max: number): never {
+  return fail('bad_value', `field "${field}" is ${v.length} characters long, over the limit of ${max}`);
+}
+
+function requiredString(obj: Record<string, unknown>, field: string, max: number): string {
   const v = obj[field];
   if (v === undefined || v === null) fail('missing_field', `missing field "${field}"`);
   if (typeof v !== 'string') fail('wrong_type', `field "${field}" must be a string`);
   if (v.length === 0) fail('bad_value', `field "${field}" must not be empty`);
+  if (v.length > max) tooLong(field, v, max);
   return v;
 }
 
-function optionalString(obj: Record<string, unknown>, field: string): string | undefined {
+function optionalString(obj: Record<string, unknown>, field: string, max: number): string | undefined {
   const v = obj[field];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') fail('wrong_type', `field "${field}" must be a string`);
+  if (v.length > max) tooLong(field, v, max);
   return v.length === 0 ? undefined : v;
 }
 
-/** Parses `ts`: ISO-8601 with a zone, or epoch milliseconds. Returns epoch milliseconds. */
+/**
+ * Parses `ts`: ISO-8601 with a zone, or epoch milliseconds. Returns epoch milliseconds within
+ * MIN_TS..MAX_TS.
+ */
 export function parseEventTime(v: unknown): number {
   if (v === undefined || v === null) fail('missing_field', 'missing field "ts"');
   if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < 0 || !Number.isInteger(v)) fail('bad_ts', `ts ${v} is not a non-negative integer of epoch milliseconds`);
+    if (!Number.isInteger(v) || v < MIN_TS || v > MAX_TS) fail('bad_ts', `ts ${v} is not an integer of epoch milliseconds from ${MIN_TS} to ${MAX_TS} (years 1970 to 9999)`);
     return v;
   }
   if (typeof v !== 'string') fail('wrong_type', 'field "ts" must be an ISO-8601 string or epoch milliseconds');
   const ms = parseIsoWithZone(v);
-  if (Number.isNaN(ms)) fail('bad_ts', `ts "${v}" is not a valid ISO-8601 date-time with a zone`);
+  if (Number.isNaN(ms)) fail('bad_ts', `ts ${quote(v)} is not a valid ISO-8601 date-time with a zone`);
+  // Four digits of year still reach past the range by the zone offset (9999-12-31T23:00-05:00).
+  if (ms < MIN_TS || ms > MAX_TS) fail('bad_ts', `ts ${quote(v)} is outside years 1970 to 9999 (UTC)`);
   return ms;
 }
 
@@ -170,18 +176,22 @@ function ipField(obj: Record<string, unknown>, required: boolean): string | unde
     return undefined;
   }
   if (typeof v !== 'string') fail('wrong_type', 'field "ip" must be a string');
-  if (!isDottedQuad(v) && isIP(v) === 0) fail('bad_ip', `ip "${v}" is not an IPv4 or IPv6 address`);
-  return v;
+  // Canonical, so every later use sees one spelling; a dotted quad (most events) comes back as it is.
+  const ip = canonicalAddress(v);
+  if (ip === undefined) {
+    fail('bad_ip', v.includes('%') ? `ip ${quote(v)} has a zone id (%…): not accepted` : `ip ${quote(v)} is not an IPv4 or IPv6 address`);
+  }
+  return ip;
 }
 
 function decodeObject(obj: Record<string, unknown>): FraudEvent {
-  const eventId = requiredString(obj, 'eventId');
+  const eventId = requiredString(obj, 'eventId', MAX_ID_LENGTH);
   const type = obj.type;
   if (type === undefined || type === null) fail('missing_field', 'missing field "type"');
   if (typeof type !== 'string') fail('wrong_type', 'field "type" must be a string');
   const ts = parseEventTime(obj.ts);
-  const accountId = requiredString(obj, 'accountId');
-  const userAgent = optionalString(obj, 'userAgent');
+  const accountId = requiredString(obj, 'accountId', MAX_ID_LENGTH);
+  const userAgent = optionalString(obj, 'userAgent', MAX_USER_AGENT_LENGTH);
 
   switch (type) {
     case 'login': {
@@ -189,14 +199,14 @@ function decodeObject(obj: Record<string, unknown>): FraudEvent {
       const success = obj.success;
       if (success === undefined || success === null) fail('missing_field', 'missing field "success"');
       if (typeof success !== 'boolean') fail('wrong_type', 'field "success" must be a boolean');
-      return { type, eventId, ts, accountId, ip, deviceId: optionalString(obj, 'deviceId'), userAgent, success };
+      return { type, eventId, ts, accountId, ip, deviceId: optionalString(obj, 'deviceId', MAX_ID_LENGTH), userAgent, success };
     }
     case 'playback': {
       const ip = ipField(obj, true) as string;
-      const deviceId = requiredString(obj, 'deviceId');
-      const sessionId = requiredString(obj, 'sessionId');
-      const action = requiredString(obj, 'action');
-      if (!ACTIONS.has(action)) fail('bad_value', `action "${action}" is not one of ${PLAYBACK_ACTIONS.join(', ')}`);
+      const deviceId = requiredString(obj, 'deviceId', MAX_ID_LENGTH);
+      const sessionId = requiredString(obj, 'sessionId', MAX_ID_LENGTH);
+      const action = requiredString(obj, 'action', MAX_ID_LENGTH);
+      if (!ACTIONS.has(action)) fail('bad_value', `action ${quote(action)} is not one of ${PLAYBACK_ACTIONS.join(', ')}`);
       return {
         type,
         eventId,
@@ -207,25 +217,25 @@ function decodeObject(obj: Record<string, unknown>): FraudEvent {
         userAgent,
         sessionId,
         action: action as PlaybackAction,
-        titleId: optionalString(obj, 'titleId'),
+        titleId: optionalString(obj, 'titleId', MAX_ID_LENGTH),
       };
     }
     case 'account_update': {
-      const change = requiredString(obj, 'change');
-      if (!CHANGES.has(change)) fail('bad_value', `change "${change}" is not one of ${ACCOUNT_CHANGES.join(', ')}`);
+      const change = requiredString(obj, 'change', MAX_ID_LENGTH);
+      if (!CHANGES.has(change)) fail('bad_value', `change ${quote(change)} is not one of ${ACCOUNT_CHANGES.join(', ')}`);
       return {
         type,
         eventId,
         ts,
         accountId,
         ip: ipField(obj, false),
-        deviceId: optionalString(obj, 'deviceId'),
+        deviceId: optionalString(obj, 'deviceId', MAX_ID_LENGTH),
         userAgent,
         change: change as AccountChange,
       };
     }
     default:
-      return fail('unknown_type', `unknown event type "${type}"`);
+      return fail('unknown_type', `unknown event type ${quote(type)}`);
   }
 }
 
