@@ -110,7 +110,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof RulesError) {
       // A bad rules file given to replay, run or backtest is a configuration error (exit 2);
       // `validate`, whose job is to judge the file, reports its findings with exit 1 itself.
-      process.stderr.write(`${err.issues.map(formatRulesIssue).join('\n')}\n${err.issues.length} error(s) in rules\n`);
+      process.stderr.write(`${err.issues.map(formatRulesIssue).join('\n')}\n${err.total} error(s) in rules\n`);
       return EXIT.USAGE;
     }
     if (err instanceof FraudwatchError) {

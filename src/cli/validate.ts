@@ -28,7 +28,7 @@ export function validateCommand(file: string): void {
   } catch (err) {
     if (!(err instanceof RulesError)) throw err;
     for (const issue of err.issues) process.stdout.write(formatRulesIssue(issue) + '\n');
-    process.stderr.write(`${name}: ${err.issues.length} error(s)\n`);
+    process.stderr.write(`${name}: ${err.total} error(s)\n`);
     process.exitCode = 1;
   }
 }
