@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addRunFlags } from '../src/cli/runFlags.js';
-import { CONFIG_ENV, describeConfig, readSettingsFile, resolveDaemonConfig, SETTINGS, type RunFlags } from '../src/daemon/config.js';
+import { CONFIG_ENV, describeConfig, kebab, readSettingsFile, resolveDaemonConfig, SETTINGS, type RunFlags } from '../src/daemon/config.js';
 import { FraudwatchError } from '../src/errors.js';
 
 /** The daemon's settings file (`fraudwatch run --config FILE`, FRAUDWATCH_CONFIG). */
@@ -186,5 +186,24 @@ describe('fraudwatch run --config (built CLI)', () => {
     const env = spawnSync(process.execPath, ['bin/fraudwatch.js', 'run'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, FRAUDWATCH_CONFIG: bad } });
     expect(env.status).toBe(2);
     expect(env.stderr).toContain(`${bad}:3:11 FW_CLI_BAD_FLAG lateness`);
+  });
+});
+
+describe('docs/settings.md', () => {
+  const doc = readFileSync('docs/settings.md', 'utf8');
+
+  it('lists every setting with its file key, flag and variable, and nothing else', () => {
+    const rows = [...doc.matchAll(/^\| (`[a-zA-Z]+`|\(not in a file\)) \| `(--[a-z-]+)` \| `(FRAUDWATCH_[A-Z_]+)` \|/gm)].map((m) => [m[1], m[2], m[3]]);
+    expect(rows).toEqual(
+      Object.entries(SETTINGS).map(([name, [envName]]) => [name === 'saslPassword' ? '(not in a file)' : `\`${name}\``, `--${kebab(name)}`, envName]),
+    );
+  });
+
+  it("shows a settings file the daemon reads without a problem", () => {
+    const example = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+    const p = file('doc-example.yaml', example);
+    expect(readSettingsFile(p).problems).toEqual([]);
+    // The password file does not exist here; everything else resolves.
+    expect(resolveDaemonConfig(flags(['--config', p]), { FRAUDWATCH_SASL_PASSWORD: 'x' })).toMatchObject({ processing: 'exactly_once', brokers: ['kafka-0.kafka:9092', 'kafka-1.kafka:9092'], rulesFile: join(dir, 'rules.yaml') });
   });
 });
