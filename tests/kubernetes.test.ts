@@ -260,6 +260,19 @@ describe.each(Object.keys(APPS) as (keyof typeof APPS)[])('deploy/kubernetes/%s'
   }
 });
 
+describe('docs/deployment.md', () => {
+  it("states the manifests' replicas, memory and heap in its resources table", () => {
+    const doc = readFileSync('docs/deployment.md', 'utf8');
+    const row = (label: string) => doc.split('\n').find((l) => l.startsWith(`| ${label}`))!.split('|').slice(2, 4).map((c) => c.trim());
+    const [alo, eos] = (['at-least-once', 'exactly-once'] as const).map((a) => workload(apps[a]));
+    expect(row('memory request = limit')).toEqual([alo!.c.resources!.limits!.memory, eos!.c.resources!.limits!.memory]);
+    const heap = (env: Record<string, string | undefined>) => `${/--max-old-space-size=(\d+)/.exec(env.NODE_OPTIONS!)![1]} MB`;
+    expect(row('V8 heap')).toEqual([heap(alo!.env), heap(eos!.env)]);
+    expect(row('CPU request / limit')).toEqual([alo!, eos!].map((w) => `${w.c.resources!.requests!.cpu} / ${w.c.resources!.limits!.cpu}`));
+    expect(doc).toContain(`A Deployment of ${eos!.w.spec.replicas}, all with \`FRAUDWATCH_GROUP_ID=${eos!.config.groupId}\``);
+  });
+});
+
 describe('deploy/kubernetes: the two modes side by side', () => {
   it('use different consumer groups (one group, one mode)', () => {
     const groups = Object.values(apps).map((objects) => workload(objects).config.groupId);
