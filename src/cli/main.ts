@@ -75,6 +75,11 @@ export function buildProgram(): Command {
     .argument('<rules>', 'rules YAML path, or - for standard input')
     .action(async (file) => (await import('./validate.js')).validateCommand(file));
 
+  program
+    .command('schema')
+    .description('Print the JSON Schema of the rules file (for editors: fraudwatch schema > fraudwatch-rules.schema.json).')
+    .action(async () => (await import('./schema.js')).schemaCommand());
+
   addRunFlags(
     program
       .command('run')

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { kebab, SETTINGS, type SettingName } from '../daemon/config.js';
+import { CONFIG_ENV, kebab, SETTINGS, type SettingName } from '../daemon/config.js';
 
 /**
  * The on/off settings: those whose default is true or false. `--tls` alone means true, as a
@@ -13,6 +13,8 @@ export const SWITCHES: ReadonlySet<SettingName> = new Set(
 
 /** Adds one flag per daemon setting; each names its environment variable in --help. */
 export function addRunFlags(cmd: Command): Command {
+  // Not a setting: where more settings come from (see readSettingsFile in src/daemon/config.ts).
+  cmd.option('--config <file>', `settings file (YAML, the settings below by name in camelCase; flags and environment variables win over it) [env ${CONFIG_ENV}]`);
   for (const [name, [envName, help, def]] of Object.entries(SETTINGS) as [SettingName, readonly [string, string, string]][]) {
     const text = `${help} [env ${envName}; default ${def || 'unset'}]`;
     // The value stays a string, as the other flags' values are: resolveDaemonConfig parses

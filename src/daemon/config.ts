@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { z } from 'zod';
 import { LATENESS_BOUNDS, outOfBounds, parseDuration } from '../config/duration.js';
 import { FraudwatchError } from '../errors.js';
 
 /**
- * Daemon settings: flags win over environment variables, which win over defaults. Validated
- * once here; a bad value stops the start with a message naming the flag and the variable.
+ * Daemon settings: flags win over environment variables, which win over the settings file
+ * (`--config FILE` or FRAUDWATCH_CONFIG), which wins over defaults. Validated once here, all
+ * sources by the same schema; a bad value stops the start with a message naming the flag and
+ * the variable, or the file's line and column.
  */
 export interface DaemonConfig {
   readonly brokers: readonly string[];
@@ -34,6 +38,8 @@ export interface DaemonConfig {
   readonly sessionTimeoutMs: number;
   /** Heartbeat interval, a tenth of the session timeout (Kafka's advice is at most a third). */
   readonly heartbeatMs: number;
+  /** The settings file read, if any: logged at start so an operator sees where settings came from. */
+  readonly settingsFile?: string;
 }
 
 /** Every setting: flag name (commander camelCase), environment variable, meaning. The README table is this list. */
@@ -56,7 +62,8 @@ export const SETTINGS = {
   topicReplication: ['FRAUDWATCH_TOPIC_REPLICATION', 'replication factor of output topics the daemon creates (-1 = broker default)', '-1'],
   saslMechanism: ['FRAUDWATCH_SASL_MECHANISM', 'plain, scram-sha-256 or scram-sha-512 (unset = no SASL)', ''],
   saslUsername: ['FRAUDWATCH_SASL_USERNAME', 'SASL user name', ''],
-  saslPassword: ['FRAUDWATCH_SASL_PASSWORD', 'SASL password (or FRAUDWATCH_SASL_PASSWORD_FILE); never logged', ''],
+  saslPassword: ['FRAUDWATCH_SASL_PASSWORD', 'SASL password (or a password file); never logged', ''],
+  saslPasswordFile: ['FRAUDWATCH_SASL_PASSWORD_FILE', 'file holding the SASL password, e.g. a mounted secret (a password given directly wins)', ''],
   tls: ['FRAUDWATCH_TLS', 'use TLS to the brokers (implied by a CA file)', 'false'],
   tlsCaFile: ['FRAUDWATCH_TLS_CA_FILE', 'PEM CA bundle to trust', ''],
   tlsCertFile: ['FRAUDWATCH_TLS_CERT_FILE', 'PEM client certificate (mutual TLS)', ''],
@@ -67,7 +74,132 @@ export const SETTINGS = {
 } as const satisfies Record<string, readonly [string, string, string]>;
 
 export type SettingName = keyof typeof SETTINGS;
-export type RunFlags = Partial<Record<SettingName, string>>;
+/** What `fraudwatch run` parses: one string per setting, and where the settings file is. */
+export type RunFlags = Partial<Record<SettingName, string>> & { readonly config?: string };
+
+/**
+ * Where the settings file is when `--config` is not given. Not a setting itself: a settings
+ * file cannot name another one.
+ */
+export const CONFIG_ENV = 'FRAUDWATCH_CONFIG';
+
+/**
+ * Settings that name files. In a settings file a relative path is taken from the file's own
+ * directory, as its author sees it, not from wherever the daemon happens to be started.
+ */
+const PATH_SETTINGS: ReadonlySet<string> = new Set<SettingName>(['rules', 'saslPasswordFile', 'tlsCaFile', 'tlsCertFile', 'tlsKeyFile']);
+
+/**
+ * Not accepted in a settings file: settings files get committed, copied and pasted into
+ * tickets. The password comes from a file (saslPasswordFile, e.g. a mounted secret) or the
+ * environment.
+ */
+const SECRET_SETTINGS: ReadonlySet<string> = new Set<SettingName>(['saslPassword']);
+
+/** One value from the settings file, as a string like a flag's, with where it was written. */
+interface FileValue {
+  readonly text: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+/** A problem in the settings file, located, never quoting a value. */
+interface FileProblem {
+  readonly line: number;
+  readonly col: number;
+  /** `setting: message`, or the message alone for syntax errors. */
+  readonly text: string;
+}
+
+export interface SettingsFile {
+  readonly path: string;
+  readonly values: Readonly<Partial<Record<SettingName, FileValue>>>;
+  /** What is wrong with the file itself; reported with the values' problems, all at once. */
+  readonly problems: readonly FileProblem[];
+}
+
+function camel(name: string): string {
+  return name.replace(/[-_]([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/**
+ * Reads a settings file: a YAML map whose keys are the settings' names in camelCase, as in the
+ * rules file (`inputTopic`, not `input-topic`). Values are strings, numbers or true/false, taken
+ * as the text a flag would be, so every source goes through one schema; `brokers` may also be a
+ * list. Problems are returned, not thrown, so that resolveDaemonConfig reports them together
+ * with the values' own, as `file:line:col CODE setting: message`, never with the value (a
+ * settings file may sit next to secrets, and a typo can be a pasted password). Only an
+ * unreadable file throws.
+ */
+export function readSettingsFile(path: string): SettingsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FraudwatchError('FW_CLI_BAD_FLAG', `settings file (--config / ${CONFIG_ENV}) ${path}: ${(err as Error).message}`, { path });
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const problems: FileProblem[] = [];
+  const problem = (node: unknown, fallback: unknown, message: string) => {
+    const offset = (node as Node | null)?.range?.[0] ?? (fallback as Node | null)?.range?.[0] ?? 0;
+    problems.push({ ...lines.linePos(offset), text: message });
+  };
+  const values: Partial<Record<SettingName, FileValue>> = {};
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+    // The first line only: the rest quotes the source, which may hold a secret.
+    problems.push({ line: pos.line, col: pos.col, text: e.message.split('\n')[0]! });
+  }
+  const root = doc.contents;
+  if (problems.length > 0 || root === null || (isScalar(root) && root.value === null)) {
+    // A syntax error, or an empty file (or one of comments only): no settings.
+  } else if (!isMap(root)) {
+    problem(root, undefined, 'expected a map of settings, e.g. "brokers: kafka:9092"');
+  } else {
+    for (const pair of root.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (key === undefined) {
+        problem(pair.key, pair.value, "a setting's name must be a plain key");
+        continue;
+      }
+      if (!Object.hasOwn(SETTINGS, key)) {
+        const hint = Object.hasOwn(SETTINGS, camel(key))
+          ? ` (settings files spell names in camelCase, as the rules file does: ${camel(key)})`
+          : key === 'config'
+            ? ' (a settings file cannot name another one)'
+            : '';
+        problem(pair.key, undefined, `${key}: unknown setting "${key}"${hint}`);
+        continue;
+      }
+      const name = key as SettingName;
+      if (SECRET_SETTINGS.has(name)) {
+        problem(pair.key, undefined, `${name}: a password does not belong in a settings file: use saslPasswordFile (e.g. a mounted secret) or ${SETTINGS[name][0]}`);
+        continue;
+      }
+      const v = pair.value;
+      // `shadowTopic:` with nothing after it: unset, as an empty environment variable is.
+      if (v === null || (isScalar(v) && v.value === null)) continue;
+      let value: string;
+      if (isScalar(v) && ['string', 'number', 'boolean'].includes(typeof v.value)) value = String(v.value);
+      else if (name === 'brokers' && isSeq(v) && v.items.every((i) => isScalar(i) && ['string', 'number'].includes(typeof i.value))) {
+        value = v.items.map((i) => String((i as { value: unknown }).value)).join(',');
+      } else {
+        problem(v, pair.key, `${name}: expected a string, a number or true/false${name === 'brokers' ? ', or a list of host:port' : ''}`);
+        continue;
+      }
+      if (PATH_SETTINGS.has(name) && value !== '' && !isAbsolute(value)) value = resolve(dirname(path), value);
+      const pos = lines.linePos((v as Node).range?.[0] ?? 0);
+      values[name] = Object.freeze({ text: value, line: pos.line, col: pos.col });
+    }
+  }
+  return Object.freeze({ path, values: Object.freeze(values), problems: Object.freeze(problems) });
+}
+
+/** An empty flag, variable or file value means "not given here": the next source down decides. */
+function given(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const topic = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" or "-"');
@@ -102,15 +234,29 @@ function readSecretFile(path: string, what: string): string {
   }
 }
 
-/** Resolves flags + environment into a frozen DaemonConfig, or throws FW_CLI_BAD_FLAG listing every problem. */
+/**
+ * Resolves flags + environment + settings file into a frozen DaemonConfig, or throws
+ * FW_CLI_BAD_FLAG listing every problem. Each setting comes whole from the first source that
+ * gives it; then one schema checks the result, whatever the source.
+ */
 export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const settingsPath = given(flags.config) ?? given(env[CONFIG_ENV]);
+  const file = settingsPath === undefined ? undefined : readSettingsFile(settingsPath);
   const raw: Record<string, string | undefined> = {};
+  /** Settings whose value came from the file: their problems are reported at its line and column. */
+  const fromFile = new Set<string>();
   for (const [name, [envName]] of Object.entries(SETTINGS)) {
-    const v = flags[name as SettingName] ?? env[envName];
-    raw[name] = v === undefined || v === '' ? undefined : v;
+    const flag = given(flags[name as SettingName]);
+    const variable = given(env[envName]);
+    const written = given(file?.values[name as SettingName]?.text);
+    raw[name] = flag ?? variable ?? written;
+    if (flag === undefined && variable === undefined && written !== undefined) fromFile.add(name);
   }
-  if (raw.saslPassword === undefined && env.FRAUDWATCH_SASL_PASSWORD_FILE) {
-    raw.saslPassword = readSecretFile(env.FRAUDWATCH_SASL_PASSWORD_FILE, 'FRAUDWATCH_SASL_PASSWORD_FILE').trim();
+  // A password given directly (flag or variable; a settings file cannot hold one) wins over a file.
+  if (raw.saslPassword === undefined && raw.saslPasswordFile !== undefined) {
+    const at = file?.values.saslPasswordFile;
+    const what = fromFile.has('saslPasswordFile') ? `${file!.path}:${at!.line}:${at!.col} saslPasswordFile` : `--sasl-password-file / ${SETTINGS.saslPasswordFile[0]}`;
+    raw.saslPassword = readSecretFile(raw.saslPasswordFile, what).trim();
   }
 
   const schema = z.object({
@@ -135,6 +281,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     saslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
     saslUsername: z.string().optional(),
     saslPassword: z.string().optional(),
+    saslPasswordFile: z.string().optional(),
     tls: bool.default(false),
     tlsCaFile: z.string().optional(),
     tlsCertFile: z.string().optional(),
@@ -148,24 +295,32 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     sessionTimeout: durationText.pipe(z.number().min(6_000).max(300_000)).default(30_000),
   });
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const name = String(i.path[0]) as SettingName;
-      const envName = SETTINGS[name]?.[0] ?? '';
-      // Never echo the value back: it may be a secret.
-      return `--${kebab(name)} / ${envName}: ${i.message}`;
-    });
-    throw new FraudwatchError('FW_CLI_BAD_FLAG', lines.join('; '));
+  const byFlag: string[] = [];
+  const inFile: FileProblem[] = [...(file?.problems ?? [])];
+  for (const i of parsed.error?.issues ?? []) {
+    const name = String(i.path[0]) as SettingName;
+    // Never echo the value back: it may be a secret.
+    if (fromFile.has(name)) inFile.push({ ...file!.values[name]!, text: `${name}: ${i.message}` });
+    else byFlag.push(`--${kebab(name)} / ${SETTINGS[name]?.[0] ?? ''}: ${i.message}`);
   }
+  if (byFlag.length > 0 || inFile.length > 0) {
+    const parts = byFlag.length > 0 ? [byFlag.join('; ')] : [];
+    if (inFile.length > 0) {
+      const located = inFile.sort((a, b) => a.line - b.line || a.col - b.col).map((p) => `${file!.path}:${p.line}:${p.col} FW_CLI_BAD_FLAG ${p.text}`);
+      parts.push(`${inFile.length} problem(s) in the settings file ${file!.path}:\n${located.join('\n')}`);
+    }
+    throw new FraudwatchError('FW_CLI_BAD_FLAG', parts.join('\n'), file ? { settingsFile: file.path } : {});
+  }
+  if (!parsed.success) throw new FraudwatchError('FW_INTERNAL', 'settings rejected without an issue');
   const c = parsed.data;
   if (c.saslMechanism && (!c.saslUsername || !c.saslPassword)) {
-    throw new FraudwatchError('FW_CLI_BAD_FLAG', `--sasl-mechanism ${c.saslMechanism} needs FRAUDWATCH_SASL_USERNAME and FRAUDWATCH_SASL_PASSWORD`);
+    throw new FraudwatchError('FW_CLI_BAD_FLAG', `--sasl-mechanism ${c.saslMechanism} needs FRAUDWATCH_SASL_USERNAME and FRAUDWATCH_SASL_PASSWORD (or FRAUDWATCH_SASL_PASSWORD_FILE); in a settings file saslUsername and saslPasswordFile`);
   }
   if (!c.saslMechanism && (c.saslUsername || c.saslPassword)) {
-    throw new FraudwatchError('FW_CLI_BAD_FLAG', 'a SASL user name or password was given without FRAUDWATCH_SASL_MECHANISM');
+    throw new FraudwatchError('FW_CLI_BAD_FLAG', 'a SASL user name or password was given without FRAUDWATCH_SASL_MECHANISM (saslMechanism in a settings file)');
   }
   if (Boolean(c.tlsCertFile) !== Boolean(c.tlsKeyFile)) {
-    throw new FraudwatchError('FW_CLI_BAD_FLAG', 'FRAUDWATCH_TLS_CERT_FILE and FRAUDWATCH_TLS_KEY_FILE go together');
+    throw new FraudwatchError('FW_CLI_BAD_FLAG', 'FRAUDWATCH_TLS_CERT_FILE and FRAUDWATCH_TLS_KEY_FILE (tlsCertFile and tlsKeyFile in a settings file) go together');
   }
   const useTls = c.tls || Boolean(c.tlsCaFile) || Boolean(c.tlsCertFile);
   return Object.freeze({
@@ -197,6 +352,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     processing: c.processing,
     sessionTimeoutMs: c.sessionTimeout,
     heartbeatMs: Math.max(500, Math.floor(c.sessionTimeout / 10)),
+    settingsFile: file?.path,
   });
 }
 
