@@ -308,12 +308,9 @@ describe('deploy/kubernetes: rules updates through the ConfigMap volume', () => 
     expect(after.version).not.toBe(before.version);
   });
 
-  // KNOWN GAP, left for src/daemon/lifecycle.ts (outside this change): watchRulesFile watches the
-  // directory but keeps only events named like the rules file, and a ConfigMap update changes
-  // `..data`, never `rules.yaml` itself. Until it also reacts to `..data`, a ConfigMap update
-  // takes effect on SIGHUP (docs/deployment.md). This test passes while the gap is there and
-  // fails once it is closed: then drop `.fails`.
-  it.fails('the daemon notices a ConfigMap update by itself, without SIGHUP', async () => {
+  // The kubelet updates a mounted ConfigMap by swapping the volume's hidden `..data` link; the
+  // rules file's own name never appears in the directory's events, so the watch must follow it.
+  it('the daemon notices a ConfigMap update by itself, without SIGHUP', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fw-cm-watch-'));
     configMapVolume(dir, { 'rules.yaml': 'cooldown: 30m\n' }, 1);
     let changes = 0;

@@ -58,8 +58,8 @@ export async function retryWithBackoff(what: string, fn: () => Promise<void>, lo
 
 /**
  * Calls `onChange` shortly after the rules file changes (a burst of writes is one change).
- * Watches the directory, not the file: editors and config managers replace files by rename,
- * which ends a watch on the old inode. Returns the function that stops watching.
+ * Watches the directory, not the file: editors, config managers and Kubernetes replace files by
+ * rename, which ends a watch on the old inode. Returns the function that stops watching.
  */
 export function watchRulesFile(rulesFile: string | undefined, onChange: () => void, log: Logger): () => void {
   if (!rulesFile) return () => undefined;
@@ -67,7 +67,9 @@ export function watchRulesFile(rulesFile: string | undefined, onChange: () => vo
   let timer: NodeJS.Timeout | undefined;
   try {
     const watcher = watch(dirname(file), (_event, name) => {
-      if (name !== null && name !== basename(file)) return;
+      // Kubernetes updates a mounted ConfigMap by swapping its hidden `..data` link: the file's
+      // own name never shows up in the events.
+      if (name !== null && name !== basename(file) && name !== '..data') return;
       clearTimeout(timer);
       timer = setTimeout(onChange, 250);
     });
