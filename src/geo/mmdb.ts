@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import maxmind, { type CityResponse, type Reader } from 'maxmind';
+import { readFile, stat } from 'node:fs/promises';
+import { LRUCache } from 'lru-cache';
+import { Reader, type CityResponse } from 'maxmind';
 import { FraudwatchError } from '../errors.js';
 import { UNKNOWN_ACCURACY_KM, type GeoDataInfo, type GeoPoint, type GeoProvider } from './locator.js';
 
@@ -156,14 +157,23 @@ export function cityPoint(r: CityResponse): GeoPoint | null {
 export async function openMmdb(path: string): Promise<MmdbProvider> {
   let reader: Reader<CityResponse>;
   try {
-    reader = await maxmind.open<CityResponse>(path, { cache: { max: RECORD_CACHE } });
+    // What maxmind.open does, with clearer messages for the usual mistakes: the file is read
+    // asynchronously and whole, then the Reader parses the metadata and walks the tree in place.
+    const db = await readFile(path);
+    if (db[0] === 0x1f && db[1] === 0x8b) throw new Error('gzip-compressed: extract the .mmdb first');
+    const at = db.lastIndexOf(METADATA_MARKER);
+    if (at < 0 || db.length - at > METADATA_MAX_BYTES) throw new Error('not a MaxMind DB file (no metadata section: truncated, or another format)');
+    reader = new Reader<CityResponse>(db, { cache: new LRUCache<string | number, object>({ max: RECORD_CACHE }) });
     const type = reader.metadata.databaseType;
     if (!CITY_TYPES.test(type)) throw new Error(`a ${type || 'untyped'} database, not a City one (no locations to place addresses)`);
+    if (reader.metadata.searchTreeSize + 16 > db.length) throw new Error('truncated: the search tree is larger than the file');
     // A damaged search tree or data section fails here rather than on the first event.
     reader.get('1.1.1.1');
     if (reader.metadata.ipVersion === 6) reader.get('2001:4860:4860::8888');
   } catch (err) {
-    throw new FraudwatchError('FW_GEO_DB', `${path}: ${(err as Error).message}`, { path }, { cause: err });
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code !== undefined ? e.message.replace(/, \w+ '.*'$/, '') : e.message;
+    throw new FraudwatchError('FW_GEO_DB', `${path}: ${why}`, { path }, { cause: err });
   }
   return new MmdbProvider(reader, path);
 }
