@@ -2,9 +2,9 @@
  * Hot reload of an mmdb in a long-lived locator and in the daemon, at unit level: the daemon is
  * constructed (its pipeline, metrics and geo binding) but never started, so no broker is needed.
  */
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRules, type Rules } from '../src/config/rules.js';
@@ -12,6 +12,7 @@ import { resolveDaemonConfig } from '../src/daemon/config.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import type { DaemonMetrics } from '../src/daemon/metrics.js';
 import { LiveLocator } from '../src/geo/live.js';
+import { StreamsRunner } from '../src/streams/runner.js';
 import { cityRecord, writeMmdb } from './geoMmdbWriter.js';
 
 const IP = '81.2.69.160';
@@ -171,5 +172,46 @@ describe('the daemon follows the database (unit level, never started)', () => {
     expect(daemon.pipeline.rules.effective.cooldown).toBe('25m');
     expect(daemon.pipeline.rules.geo.provider).toBe('mmdb');
     expect(await daemon.metrics.registry.metrics()).toContain(`fraudwatch_rules_info{version="${daemon.pipeline.rules.version}"} 1`);
+  });
+
+  it('the exactly-once runner rebinds its rules on a swap too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-geo-eos-'));
+    const path = join(dir, 'GeoLite2-City.mmdb');
+    writeFileSync(path, db(LONDON, E1));
+    const { log } = capture();
+    const rules = parseRules(`geo:\n  provider: mmdb\n  path: ${JSON.stringify(path)}\n`, 'rules.yaml');
+    const locator = await live(path, log);
+    const runner = new StreamsRunner(resolveDaemonConfig({ httpPort: '0', processing: 'exactly_once' }, {}), rules, locator, log) as unknown as { rules: Rules; metrics: DaemonMetrics };
+    expect(runner.rules.version).toBe(rules.version);
+    replace(path, db(PARIS, E2));
+    await until('the new rules', () => runner.rules.version !== rules.version);
+    expect(runner.rules.geo.build).toBe('2026-09-22T00:00:00Z');
+    const text = await runner.metrics.registry.metrics();
+    expect(text).toContain('fraudwatch_geo_info{provider="mmdb",build="2026-09-22T00:00:00Z"} 1');
+    expect(text).toContain(`fraudwatch_rules_info{version="${runner.rules.version}"} 1`);
+  });
+
+  it('a rules reload naming another database opens it (asynchronously) and binds the rules to it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-geo-retarget-'));
+    const a = join(dir, 'week-38', 'GeoLite2-City.mmdb');
+    const b = join(dir, 'week-39', 'GeoLite2-City.mmdb');
+    const rulesFile = join(dir, 'rules.yaml');
+    const text = (p: string) => `geo:\n  provider: mmdb\n  path: ${JSON.stringify(p)}\n`;
+    for (const [p, bytes] of [[a, db(LONDON, E1)], [b, db(PARIS, E2)]] as const) {
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, bytes);
+    }
+    writeFileSync(rulesFile, text(a));
+    const { log } = capture();
+    const locator = await live(a, log);
+    const d = new Daemon(resolveDaemonConfig({ httpPort: '0', rules: rulesFile }, {}), parseRules(text(a), rulesFile), locator, log);
+    const daemon = view(d);
+    writeFileSync(rulesFile, text(b));
+    await d.reloadRules('file change');
+    await until('the other database', () => locator.info.path === b);
+    await daemon.lock;
+    expect(locator.lookup(IP)?.city).toBe('Paris');
+    expect(daemon.pipeline.rules.version).toBe(parseRules(text(b), rulesFile).version);
+    expect(await daemon.metrics.registry.metrics()).toContain('fraudwatch_geo_info{provider="mmdb",build="2026-09-22T00:00:00Z"} 1');
   });
 });
