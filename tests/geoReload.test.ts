@@ -108,7 +108,6 @@ describe('a locator that follows its database file', () => {
 });
 
 describe('the daemon follows the database (unit level, never started)', () => {
-  const config = resolveDaemonConfig({ httpPort: '0' }, {});
   const view = (d: Daemon) => d as unknown as { pipeline: { rules: Rules }; metrics: DaemonMetrics; lock: Promise<unknown> };
 
   it('a swap changes rulesVersion, fraudwatch_geo_info and fraudwatch_rules_info; a corrupt file changes nothing', async () => {
@@ -116,9 +115,11 @@ describe('the daemon follows the database (unit level, never started)', () => {
     const path = join(dir, 'GeoLite2-City.mmdb');
     writeFileSync(path, db(LONDON, E1));
     const { log, lines } = capture();
-    const rules = parseRules(`geo:\n  provider: mmdb\n  path: ${JSON.stringify(path)}\n`, 'rules.yaml');
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(file, `geo:\n  provider: mmdb\n  path: ${JSON.stringify(path)}\n`);
+    const rules = parseRules(`geo:\n  provider: mmdb\n  path: ${JSON.stringify(path)}\n`, file);
     const locator = await live(path, log);
-    const daemon = view(new Daemon(config, rules, locator, log));
+    const daemon = view(new Daemon(resolveDaemonConfig({ httpPort: '0', rules: file }, {}), rules, locator, log));
     const metrics = async () => daemon.metrics.registry.metrics();
 
     expect(daemon.pipeline.rules.version).toBe(rules.version);
@@ -138,6 +139,12 @@ describe('the daemon follows the database (unit level, never started)', () => {
     expect(v2).toBe(parseRules(`geo:\n  provider: mmdb\n  path: ${JSON.stringify(path)}\n`, 'rules.yaml').version);
     expect(lines.find((l) => l.msg === 'geolocation database reloaded')).toMatchObject({ build: '2026-09-22T00:00:00Z' });
     expect(lines.find((l) => l.msg === 'rules version follows the geolocation data')).toMatchObject({ rulesVersion: v2 });
+
+    // The rules file did not change: a reload says so, though the data under them did.
+    await (daemon as unknown as Daemon).reloadRules('SIGHUP');
+    expect(lines.filter((l) => l.msg === 'rules unchanged')).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === 'rules reloaded')).toHaveLength(0);
+    expect(daemon.pipeline.rules.version).toBe(v2);
 
     replace(path, 'garbage');
     await until('the rejection', () => lines.some((l) => l.code === 'FW_GEO_DB'));

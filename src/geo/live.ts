@@ -5,7 +5,7 @@ import type { Gauge } from 'prom-client';
 import { bindGeo, type Rules } from '../config/rules.js';
 import { CachedLocator, describeGeo, GeoipLiteProvider, type GeoDataInfo, type GeoLocator, type GeoProvider } from './locator.js';
 import { fileIdentity, openMmdb } from './mmdb.js';
-import { sameSetting, type GeoSetting } from './setting.js';
+import { geoDataOf, sameSetting, type GeoSetting } from './setting.js';
 
 /** A burst of writes (a copy in progress, a rename after a delete) is one change. */
 const DEBOUNCE_MS = 500;
@@ -182,9 +182,17 @@ export class GeoBinding {
     this.current = parsed;
   }
 
-  /** The rules as parsed from the file (what reloadRulesFile compares a new parse with). */
+  /**
+   * What a fresh parse of the rules in use gives now, their database's metadata read again: what
+   * reloadRulesFile compares a new parse with, so unchanged rules over a swapped database read as
+   * unchanged (and, with --geo-db, rules without a geo setting are compared as parsed).
+   */
   get parsed(): Rules {
-    return this.current;
+    try {
+      return bindGeo(this.current, geoDataOf(this.current.effective.geo));
+    } catch {
+      return this.current; // the file went away: any valid new parse differs anyway
+    }
   }
 
   /** The rules as the engine must use them now: bound to the data the locator answers from. */
