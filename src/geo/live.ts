@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Gauge } from 'prom-client';
 import { bindGeo, type Rules } from '../config/rules.js';
+import { ERRORS } from '../errors.js';
 import { CachedLocator, describeGeo, GeoipLiteProvider, type GeoDataInfo, type GeoLocator, type GeoProvider } from './locator.js';
 import { fileIdentity, openMmdb } from './mmdb.js';
 import { geoDataOf, sameSetting, type GeoSetting } from './setting.js';
@@ -151,12 +152,15 @@ export class LiveLocator extends CachedLocator {
   }
 
   private swapLogged(provider: GeoProvider, previous: GeoDataInfo, trigger: string): void {
-    this.swap(provider);
+    // Logged first: the swap's listeners (the daemon's rules) log what follows from it.
     this.log.info({ trigger, provider: provider.info.provider, build: provider.info.build, databaseType: provider.info.databaseType, path: provider.info.path, previous: describeGeo(previous) }, 'geolocation database reloaded');
+    this.swap(provider);
   }
 
   private reject(path: string, err: unknown, inUse: GeoDataInfo, trigger: string): void {
-    this.log.error({ code: 'FW_GEO_DB', trigger, path, reason: (err as Error).message, inUse: describeGeo(inUse) }, 'geolocation database rejected; the one in use stays');
+    // openMmdb's FW_GEO_DB message repeats the code's text and the path, both in the line already.
+    const reason = (err as Error).message.replace(`${ERRORS.FW_GEO_DB.message}: ${path}: `, '');
+    this.log.error({ code: 'FW_GEO_DB', trigger, path, reason, inUse: describeGeo(inUse) }, 'geolocation database rejected; the one in use stays');
   }
 }
 
