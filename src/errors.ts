@@ -26,6 +26,7 @@ export const ERRORS = {
   FW_INPUT_INVALID: { kind: 'input', retriable: false, message: 'invalid event record' },
   FW_INPUT_LATE: { kind: 'input', retriable: false, message: 'events arrived behind the watermark' },
   FW_LABELS_INVALID: { kind: 'input', retriable: false, message: 'invalid labels file' },
+  FW_GEO_DB: { kind: 'config', retriable: false, message: 'cannot open the geolocation database' },
   FW_KAFKA_CONNECT: { kind: 'kafka', retriable: true, message: 'cannot reach the Kafka brokers' },
   FW_KAFKA_PRODUCE: { kind: 'kafka', retriable: true, message: 'producing to Kafka failed' },
   FW_KAFKA_COMMIT: { kind: 'kafka', retriable: true, message: 'committing offsets failed' },

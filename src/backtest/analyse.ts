@@ -1,5 +1,6 @@
 import { rulesLabel } from '../cli/rulesFlag.js';
 import { diffAlerts, rulesDiff, type AlertDiff, type SettingChange } from './diff.js';
+import type { GeoComparison } from './geo.js';
 import type { Labels } from './labels.js';
 import { detectorRows, type DetectorRow, type Side } from './run.js';
 import { scoreAlerts, type Score } from './score.js';
@@ -15,6 +16,8 @@ export interface Backtest {
   readonly diff?: AlertDiff;
   /** Present with two rule sets: the effective settings that differ. */
   readonly settings?: readonly SettingChange[];
+  /** Present when the two rule sets locate addresses with different data: how the log's addresses moved. */
+  readonly geo?: GeoComparison;
 }
 
 export interface SideResult {
@@ -27,12 +30,12 @@ export interface SideResult {
   readonly score?: Score;
 }
 
-export function analyse(events: string, sides: readonly Side[], labels: Labels | undefined, slackMs: number): Backtest {
+export function analyse(events: string, sides: readonly Side[], labels: Labels | undefined, slackMs: number, geo?: GeoComparison): Backtest {
   const results = sides.map((side): SideResult => {
     const { rows, total } = detectorRows(side);
     return { side, label: rulesLabel(side.rules), rows, total, score: labels ? scoreAlerts(side.alerts, labels, { slackMs }) : undefined };
   });
   const diff = sides.length === 2 ? diffAlerts(sides[0]!.alerts, sides[1]!.alerts) : undefined;
   const settings = sides.length === 2 ? rulesDiff(sides[0]!.rules.effective, sides[1]!.rules.effective) : undefined;
-  return { events, sides: results, labels, slackMs, diff, settings };
+  return { events, sides: results, labels, slackMs, diff, settings, geo };
 }

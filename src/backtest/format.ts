@@ -1,7 +1,9 @@
 import type { Alert } from '../alerts/alert.js';
 import { SEVERITY_RANK } from '../detectors/types.js';
 import { humanDuration } from '../format/human.js';
+import { describeGeo, type GeoPoint } from '../geo/locator.js';
 import type { Backtest, SideResult } from './analyse.js';
+import { FAR_KM, type GeoComparison } from './geo.js';
 import { labelKeyKind, labelKeyText, type LabelIncident } from './labels.js';
 import type { DetectorRow } from './run.js';
 import type { ClassScore, DetectorScore, UnexplainedAlert } from './score.js';
@@ -207,6 +209,33 @@ export function changeTable(bt: Backtest): { cols: readonly Col[]; rows: string[
   return { cols, rows };
 }
 
+/** The address-level comparison of two databases: counts and their share of the log's addresses. */
+export function geoTable(g: GeoComparison): { cols: readonly Col[]; rows: string[][] } {
+  const share = (n: number) => (g.addresses > 0 ? pct(n / g.addresses) : 'n/a');
+  const rows: [string, number][] = [
+    ['placed by A', g.placedA],
+    ['placed by B', g.placedB],
+    ['placed by A only', g.onlyA],
+    ['placed by B only', g.onlyB],
+    ['another country', g.country],
+    ['another city (or city-level on one side only)', g.city],
+    ['city-level on one side, country-level on the other', g.cityLevelChanged],
+    [`more than ${FAR_KM} km apart`, g.far],
+  ];
+  return { cols: [{ header: 'addresses' }, { header: 'count', right: true }, { header: 'share', right: true }], rows: rows.map(([k, n]) => [k, num.format(n), share(n)]) };
+}
+
+export const GEO_EXAMPLE_COLUMNS: readonly Col[] = [{ header: 'address' }, { header: 'A' }, { header: 'B' }, { header: 'km', right: true }];
+
+export function placeText(p: GeoPoint | null): string {
+  if (p === null) return 'not placed';
+  return `${[p.city, p.region, p.country].filter(Boolean).join(', ')} ±${num.format(p.accuracyKm)} km`;
+}
+
+export function geoExampleCells(d: GeoComparison['examples'][number]): string[] {
+  return [d.ip, placeText(d.a), placeText(d.b), d.km === null ? '-' : num.format(Math.round(d.km))];
+}
+
 /** Missed incidents listed in full up to this many; the report lists more. */
 const MAX_MISSED = 50;
 const MAX_VIOLATIONS = 20;
@@ -269,7 +298,7 @@ export function formatBacktest(bt: Backtest, opts: { examples: number }): string
   const head = [
     `fraudwatch backtest: ${bt.events}`,
     `  events  ${num.format(st.processed)} scored from ${num.format(first.side.lines)} lines (${num.format(st.invalidTotal)} invalid, ${num.format(st.duplicates)} duplicates, ${num.format(st.late)} late)`,
-    ...bt.sides.map((s) => `  ${s.side.name}       ${s.label}`),
+    ...bt.sides.flatMap((s) => [`  ${s.side.name}       ${s.label}`, `          geo ${describeGeo(s.side.rules.geo)}`]),
   ];
   if (bt.labels) {
     head.push(`  labels  ${bt.labels.source}: ${num.format(bt.labels.incidents.length)} incidents, ${num.format(bt.labels.traps.length)} traps; match slack ${humanDuration(bt.slackMs)}`);
@@ -301,6 +330,11 @@ export function formatBacktest(bt: Backtest, opts: { examples: number }): string
         sections.push(`Traps by class${name(s)}\n${table(t.cols, t.rows)}`);
       }
     }
+  }
+  if (bt.geo) {
+    const g = geoTable(bt.geo);
+    sections.push(`Geolocation A → B: how the two databases place the log's ${num.format(bt.geo.addresses)} distinct addresses\n${table(g.cols, g.rows)}`);
+    if (bt.geo.examples.length > 0) sections.push(`Largest differences\n${table(GEO_EXAMPLE_COLUMNS, bt.geo.examples.map(geoExampleCells))}`);
   }
   if (compare) {
     const t = changeTable(bt);

@@ -2,6 +2,7 @@ import type { Alert } from '../alerts/alert.js';
 import { effectiveYaml } from '../config/rules.js';
 import { DETECTOR_IDS } from '../detectors/registry.js';
 import { humanDuration } from '../format/human.js';
+import { describeGeo } from '../geo/locator.js';
 import type { Backtest, SideResult } from './analyse.js';
 import { alertIdentity } from './diff.js';
 import {
@@ -11,6 +12,9 @@ import {
   classChangeTable,
   classTable,
   evidenceText,
+  GEO_EXAMPLE_COLUMNS,
+  geoExampleCells,
+  geoTable,
   incidentKeyText,
   iso,
   num,
@@ -32,7 +36,7 @@ import type { DetectorScore } from './score.js';
  *
  * Stable hooks for tests and readers: #summary, #alerts-over-time svg, #precision-recall svg,
  * #scores, #classes table (.class-table, .trap-class-table, .class-change-table), #diff, #missed,
- * #traps, #unexplained, #top-keys table, #rules-a, #rules-b.
+ * #traps, #unexplained, #top-keys table, #geo (providers compared), #rules-a, #rules-b.
  */
 
 export interface ReportOptions {
@@ -555,6 +559,15 @@ function rulesSection(bt: Backtest): string {
   return `<section id="rules"><h2>Effective rules</h2><p class="note">Every setting, defaults filled in, as <code>fraudwatch validate</code> prints them${bt.sides.length > 1 ? '; lines that differ between A and B are highlighted' : ''}.</p><div class="rules-grid">${blocks}</div></section>`;
 }
 
+/** Present when A and B locate with different data: how the log's addresses moved between them. */
+function geoSection(bt: Backtest): string {
+  const g = bt.geo;
+  if (g === undefined) return '';
+  const data = bt.sides.map((s) => `<li>${sideTag(s.side.name)}${esc(describeGeo(s.side.rules.geo))}</li>`).join('');
+  const examples = g.examples.length > 0 ? `<h3>Largest differences</h3>${dataTable({ cols: GEO_EXAMPLE_COLUMNS, rows: g.examples.map(geoExampleCells) }, 'data geo-examples', '', false)}` : '';
+  return `<section id="geo"><h2>Geolocation A → B</h2><p class="note">How the two databases place the ${esc(num.format(g.addresses))} distinct addresses of the log; the change in the geo detectors' alerts below follows from these.</p><ul class="legend">${data}</ul>${dataTable(geoTable(g), 'data geo-table', '', false)}${examples}</section>`;
+}
+
 /** Headline numbers, one card per measure with a line per rule set. */
 function headline(bt: Backtest): string {
   const cards: [string, (s: SideResult) => string][] = [['alerts', (s) => num.format(s.total.alerts)]];
@@ -579,7 +592,10 @@ export function renderReport(bt: Backtest, opts: ReportOptions): string {
   const meta: [string, string][] = [
     ['event log', bt.events],
     ['events', `${num.format(st.processed)} scored from ${num.format(bt.sides[0]!.side.lines)} lines (${num.format(st.invalidTotal)} invalid, ${num.format(st.duplicates)} duplicates, ${num.format(st.late)} late)`],
-    ...bt.sides.map((s): [string, string] => [`rules ${s.side.name}`, s.label]),
+    ...bt.sides.flatMap((s): [string, string][] => [
+      [`rules ${s.side.name}`, s.label],
+      [`geo ${s.side.name}`, describeGeo(s.side.rules.geo)],
+    ]),
   ];
   if (bt.labels) meta.push(['labels', `${bt.labels.source}: ${bt.labels.incidents.length} incidents, ${bt.labels.traps.length} traps; match slack ${humanDuration(bt.slackMs)}`]);
   const sections = [
@@ -588,6 +604,7 @@ export function renderReport(bt: Backtest, opts: ReportOptions): string {
     precisionRecall(bt),
     scoresSection(bt),
     classesSection(bt),
+    geoSection(bt),
     diffSection(bt, opts.examples),
     missedSection(bt),
     trapsSection(bt),

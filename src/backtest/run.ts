@@ -20,7 +20,8 @@ export interface Side {
 export interface RunOptions {
   readonly path: string;
   readonly rules: readonly Rules[];
-  readonly locator: GeoLocator;
+  /** One for every rule set, or one per rule set (rule sets with their own geo setting). */
+  readonly locator: GeoLocator | readonly GeoLocator[];
   readonly latenessMs?: number;
 }
 
@@ -33,7 +34,8 @@ export async function runBacktest(opts: RunOptions): Promise<Side[]> {
   const sides: Side[] = [];
   for (let i = 0; i < opts.rules.length; i++) {
     const alerts: Alert[] = [];
-    const r = await replayLog({ path: opts.path, rules: opts.rules[i]!, locator: opts.locator, latenessMs: opts.latenessMs, onAlert: (a) => alerts.push(a) });
+    const locator = Array.isArray(opts.locator) ? (opts.locator as readonly GeoLocator[])[i]! : (opts.locator as GeoLocator);
+    const r = await replayLog({ path: opts.path, rules: opts.rules[i]!, locator, latenessMs: opts.latenessMs, onAlert: (a) => alerts.push(a) });
     sides.push({ name: String.fromCharCode(65 + i), rules: opts.rules[i]!, alerts, stats: r.stats, lines: r.lines, elapsedMs: r.elapsedMs });
   }
   return sides;

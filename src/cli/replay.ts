@@ -1,6 +1,8 @@
 import { createWriteStream } from 'node:fs';
 import { JsonlSink } from '../alerts/sink.js';
-import { GeoipLiteLocator } from '../geo/locator.js';
+import { bindGeo } from '../config/rules.js';
+import { describeGeo } from '../geo/locator.js';
+import { openLocator } from '../geo/setting.js';
 import { replayLog, type InvalidLine } from '../io/replay.js';
 import { checkLogPath } from './logPath.js';
 import { ProgressBar } from './progress.js';
@@ -26,9 +28,12 @@ const INVALID_EXAMPLES = 5;
 
 export async function replayCommand(events: string, flags: ReplayFlags): Promise<void> {
   // Rules first: a bad rules file fails before the 150 MB geolocation database loads.
-  const rules = rulesFromFlag(flags.rules);
+  const parsed = rulesFromFlag(flags.rules);
   checkLogPath(events);
-  const locator = new GeoipLiteLocator();
+  // The database as opened now, for the whole log (never reloaded: two replays give the same
+  // bytes); the rules name exactly that data, should the file have been replaced since parsing.
+  const locator = await openLocator(parsed.effective.geo);
+  const rules = bindGeo(parsed, locator.info);
   const sink = flags.out ? JsonlSink.toFile(flags.out) : JsonlSink.toStdout();
   const shadowSink = flags.shadowOut ? JsonlSink.toFile(flags.shadowOut) : sink;
   const invalidOut = flags.invalidOut ? createWriteStream(flags.invalidOut) : undefined;
@@ -68,7 +73,7 @@ export async function replayCommand(events: string, flags: ReplayFlags): Promise
     });
     bar?.stop();
     if (!flags.quiet) {
-      process.stderr.write(formatSummary(`fraudwatch replay: ${events}`, result.stats, result.lines, result.elapsedMs, rulesLabel(rules)));
+      process.stderr.write(formatSummary(`fraudwatch replay: ${events}`, result.stats, result.lines, result.elapsedMs, `${rulesLabel(rules)}, geo ${describeGeo(rules.geo)}`));
     }
   } finally {
     bar?.stop();

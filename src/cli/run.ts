@@ -1,7 +1,8 @@
 import { pino } from 'pino';
+import { bindGeo } from '../config/rules.js';
 import { resolveDaemonConfig, type RunFlags } from '../daemon/config.js';
 import { Daemon } from '../daemon/daemon.js';
-import { GeoipLiteLocator } from '../geo/locator.js';
+import { LiveLocator } from '../geo/live.js';
 import { StreamsRunner } from '../streams/runner.js';
 import { rulesFromFlag } from './rulesFlag.js';
 
@@ -15,9 +16,12 @@ export async function runCommand(flags: RunFlags): Promise<void> {
     base: { service: 'fraudwatch', clientId: config.clientId },
     redact: { paths: ['*.password', '*.sasl.password', 'config.sasl.password', '*.key'], censor: '[redacted]' },
   });
+  // --geo-db / FRAUDWATCH_GEO_DB wins over the rules' geo setting; the file is followed for updates.
+  if (config.geoDb !== undefined && rules.effective.geo !== undefined) log.warn({ geoDb: config.geoDb, rules: rules.effective.geo }, "FRAUDWATCH_GEO_DB overrides the rules' geo setting");
+  const locator = await LiveLocator.open(config.geoDb !== undefined ? { provider: 'mmdb', path: config.geoDb } : rules.effective.geo, log, { fixed: config.geoDb !== undefined });
+  locator.watch();
   // --processing exactly-once: transactions, changelog-backed state and scale-out (src/streams).
-  const daemon =
-    config.processing === 'exactly_once' ? new StreamsRunner(config, rules, new GeoipLiteLocator(), log) : new Daemon(config, rules, new GeoipLiteLocator(), log);
+  const daemon = config.processing === 'exactly_once' ? new StreamsRunner(config, rules, locator, log) : new Daemon(config, rules, locator, log);
 
   let exiting = false;
   const shutdown = (signal: string) => {
@@ -43,7 +47,7 @@ export async function runCommand(flags: RunFlags): Promise<void> {
   }, 500).unref();
 
   await daemon.start();
-  log.info({ httpPort: daemon.httpPort, rulesVersion: rules.version, pid: process.pid }, 'running');
+  log.info({ httpPort: daemon.httpPort, rulesVersion: bindGeo(rules, locator.info).version, pid: process.pid }, 'running');
   // Keep the command pending until a signal ends the process.
   await new Promise<never>(() => undefined);
 }

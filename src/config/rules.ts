@@ -5,6 +5,8 @@ import type { z } from 'zod';
 import { DETECTORS } from '../detectors/registry.js';
 import type { Detector, Severity } from '../detectors/types.js';
 import { FraudwatchError, RulesError, type RulesIssue } from '../errors.js';
+import { describeGeo, type GeoDataInfo } from '../geo/locator.js';
+import { geoDataOf } from '../geo/setting.js';
 import { Allowlist } from './allowlist.js';
 import { parseDuration } from './duration.js';
 import { rulesSchema } from './schema.js';
@@ -29,6 +31,8 @@ export interface DetectorRule {
 export interface Rules {
   /** Short hash of the effective rules: any change that can change an alert changes it. */
   readonly version: string;
+  /** The geolocation data the version names (see `rulesVersion`). */
+  readonly geo: GeoDataInfo;
   readonly source: string;
   readonly effective: EffectiveRules;
   readonly latenessMs: number;
@@ -141,8 +145,27 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/**
+ * The hash of the effective rules and, when the rules choose their geolocation (or a daemon's
+ * --geo-db does), of the data's provider, type and build: an alert names the data it was
+ * computed with. The default (no `geo`, geoip-lite) hashes the rules alone, so rulesVersion,
+ * alert ids and golden files are what they were before geolocation was a setting.
+ */
+export function rulesVersion(effective: EffectiveRules, geo: GeoDataInfo): string {
+  let material = JSON.stringify(effective);
+  if (effective.geo !== undefined || geo.provider !== 'geoip-lite') material += `\u0000geo\u0000${geo.provider}\u0000${geo.databaseType}\u0000${geo.build}`;
+  return createHash('sha256').update(material).digest('hex').slice(0, 12);
+}
+
+/** The same rules, naming the geolocation data actually opened (a database replaced since parsing, a daemon's --geo-db). */
+export function bindGeo(rules: Rules, geo: GeoDataInfo | undefined): Rules {
+  if (geo === undefined || (geo.provider === rules.geo.provider && geo.build === rules.geo.build && geo.databaseType === rules.geo.databaseType && geo.path === rules.geo.path)) return rules;
+  return Object.freeze({ ...rules, geo, version: rulesVersion(rules.effective, geo) });
+}
+
 function compile(effective: EffectiveRules, source: string): Rules {
-  const version = createHash('sha256').update(JSON.stringify(effective)).digest('hex').slice(0, 12);
+  const geo = geoDataOf(effective.geo);
+  const version = rulesVersion(effective, geo);
   const globalCooldown = parseDuration(effective.cooldown);
   const detectors: DetectorRule[] = [];
   const configs = effective.detectors as Record<string, Record<string, unknown> & { enabled: boolean; severity: Severity; mode: string; cooldown?: string; allowlist: { cidrs: string[]; accounts: string[] } }>;
@@ -163,6 +186,7 @@ function compile(effective: EffectiveRules, source: string): Rules {
   }
   return Object.freeze({
     version,
+    geo,
     source,
     effective: deepFreeze(effective),
     latenessMs: parseDuration(effective.lateness),
@@ -406,5 +430,5 @@ export function defaultRules(): Rules {
 
 /** The effective rules as YAML, for `validate` and the backtest report. */
 export function effectiveYaml(rules: Rules): string {
-  return `# rulesVersion: ${rules.version}\n${stringify(rules.effective)}`;
+  return `# rulesVersion: ${rules.version}\n# geo: ${describeGeo(rules.geo)}\n${stringify(rules.effective)}`;
 }

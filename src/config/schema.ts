@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SEVERITIES, type DetectorSpec, type Severity } from '../detectors/types.js';
+import { mmdbProblem } from '../geo/mmdb.js';
 import { isCidr } from './allowlist.js';
 import { duration, LATENESS_BOUNDS } from './duration.js';
 
@@ -28,6 +29,30 @@ export function detectorSchema(spec: DetectorSpec) {
   return z.strictObject({ ...commonShape(spec.defaultSeverity, spec.defaultCooldown), ...options.shape }).prefault({});
 }
 
+/**
+ * Where addresses are located. Absent: geoip-lite's bundled data, as always (and rulesVersion as
+ * it always was). `mmdb`: a MaxMind GeoIP2/GeoLite2 City file, a relative path being taken from
+ * the working directory as command-line paths are. The file is checked here, so a wrong path
+ * is a positioned rules error like any other: readable, a MaxMind DB, a City one.
+ */
+export const geoSchema = z.discriminatedUnion(
+  'provider',
+  [
+    z.strictObject({ provider: z.literal('geoip-lite') }),
+    z.strictObject({
+      provider: z.literal('mmdb'),
+      path: z
+        .string({ error: (issue) => (issue.input === undefined ? 'required with provider mmdb: the City database file' : undefined) })
+        .min(1)
+        .superRefine((path, ctx) => {
+          const problem = mmdbProblem(path);
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+    }),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? 'expected provider geoip-lite or mmdb' : undefined) },
+);
+
 export function rulesSchema(specs: readonly DetectorSpec[]) {
   const detectors: Record<string, z.ZodType> = {};
   for (const spec of specs) detectors[spec.id] = detectorSchema(spec);
@@ -40,6 +65,7 @@ export function rulesSchema(specs: readonly DetectorSpec[]) {
     /** Repeated triggers of one detector on one key within this give one alert. */
     cooldown: duration('0s', '90d').default('30m'),
     allowlist: allowlistSchema,
+    geo: geoSchema.optional(),
     detectors: z.strictObject(detectors).prefault({}),
   });
 }

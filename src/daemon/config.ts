@@ -40,6 +40,8 @@ export interface DaemonConfig {
   readonly heartbeatMs: number;
   /** The settings file read, if any: logged at start so an operator sees where settings came from. */
   readonly settingsFile?: string;
+  /** A MaxMind City .mmdb used instead of the rules' geo setting (docs/geolocation.md). */
+  readonly geoDb: string | undefined;
 }
 
 /** Every setting: flag name (commander camelCase), environment variable, meaning. The README table is this list. */
@@ -71,6 +73,7 @@ export const SETTINGS = {
   tlsRejectUnauthorized: ['FRAUDWATCH_TLS_REJECT_UNAUTHORIZED', 'verify the brokers’ certificates', 'true'],
   processing: ['FRAUDWATCH_PROCESSING', 'at_least_once, or exactly_once (transactions, changelog-backed state, scale-out by consumer group)', 'at_least_once'],
   sessionTimeout: ['FRAUDWATCH_SESSION_TIMEOUT', 'consumer session timeout, the time before a dead instance\'s partitions move (6s..5m)', '30s'],
+  geoDb: ['FRAUDWATCH_GEO_DB', "MaxMind City .mmdb to locate addresses with, instead of the rules' geo setting (watched for updates)", "the rules' geo (geoip-lite)"],
 } as const satisfies Record<string, readonly [string, string, string]>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -293,6 +296,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
       .default('at_least_once'),
     // The broker's group.min.session.timeout.ms is 6 s by default.
     sessionTimeout: durationText.pipe(z.number().min(6_000).max(300_000)).default(30_000),
+    geoDb: z.string().optional(),
   });
   const parsed = schema.safeParse(raw);
   const byFlag: string[] = [];
@@ -353,6 +357,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     sessionTimeoutMs: c.sessionTimeout,
     heartbeatMs: Math.max(500, Math.floor(c.sessionTimeout / 10)),
     settingsFile: file?.path,
+    geoDb: c.geoDb,
   });
 }
 

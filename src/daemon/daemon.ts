@@ -6,6 +6,7 @@ import { Pipeline } from '../engine/pipeline.js';
 import { decodeEvent } from '../events/decode.js';
 import type { FraudEvent } from '../events/types.js';
 import { FraudwatchError } from '../errors.js';
+import { GeoBinding } from '../geo/live.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { defaultPartitioner } from '../kafka/client.js';
 import { deadLetterMessage } from '../kafka/deadLetter.js';
@@ -48,6 +49,8 @@ export class Daemon extends KafkaService {
   private readonly producer: Producer;
   private readonly pipeline: Pipeline<Tag>;
   protected readonly metrics: DaemonMetrics;
+  /** The rules as parsed, bound to the geolocation data in use (a database swap changes rulesVersion). */
+  private readonly geo: GeoBinding;
   private outbox: Outgoing[] = [];
   /** Per partition: the next offset to read (all below it were pushed into the pipeline). */
   private readonly consumed = new Map<number, number>();
@@ -68,14 +71,16 @@ export class Daemon extends KafkaService {
     // Not idempotent: a retried send may duplicate an alert, which at-least-once allows and the
     // deterministic alertId lets consumers drop; kafkajs's idempotent mode would demand unbounded retries.
     this.producer = this.kafka.producer({ createPartitioner: defaultPartitioner });
+    this.geo = new GeoBinding(rules, locator, log);
     this.pipeline = new Pipeline<Tag>({
-      rules,
+      rules: this.geo.rules,
       locator,
       latenessMs: config.latenessMs,
       onAlert: (alert, trigger, tag) => this.queueAlert(alert, trigger, tag),
     });
     this.metrics = new DaemonMetrics(this.pipeline.stats);
-    this.metrics.rulesInfo.set({ version: rules.version }, 1);
+    this.metrics.rulesInfo.set({ version: this.pipeline.rules.version }, 1);
+    this.geo.attach(this.metrics, () => void this.exclusive(async () => this.pipeline.setRules(this.geo.rules)));
     this.progress = new SourceGroup(config.idleMs);
   }
 
@@ -367,7 +372,7 @@ export class Daemon extends KafkaService {
   /** Re-reads the rules file; valid rules take effect at the next event, invalid ones are logged and ignored. */
   reloadRules(trigger: string): Promise<void> {
     return this.exclusive(async () => {
-      const rules = reloadRulesFile(this.config.rulesFile, this.pipeline.rules, trigger, this.metrics, this.log);
+      const rules = this.geo.reloaded(reloadRulesFile(this.config.rulesFile, this.geo.parsed, trigger, this.metrics, this.log), this.metrics, trigger);
       if (rules !== undefined) this.pipeline.setRules(rules);
     });
   }

@@ -26,6 +26,7 @@ function versionOf(spec: string): string {
 }
 
 export const BUILD_INFO = Object.freeze({ version: versionOf('../../package.json'), node: process.versions.node, kafkajs: versionOf('kafkajs/package.json') });
+import type { GeoDataInfo } from '../geo/locator.js';
 
 /**
  * Prometheus metrics. The engine counts in plain numbers (cheap on the hot path); the counters
@@ -52,6 +53,7 @@ export class DaemonMetrics {
     labelNames: ['version', 'node', 'kafkajs'],
     registers: [this.registry],
   });
+  readonly geoInfo = new Gauge({ name: 'fraudwatch_geo_info', help: 'The geolocation data in use (value 1), by provider and build', labelNames: ['provider', 'build'], registers: [this.registry] });
   readonly lag = new Gauge({ name: 'fraudwatch_consumer_lag', help: 'Messages behind the partition high watermark', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly ready = new Gauge({ name: 'fraudwatch_ready', help: '1 when joined to the group and consuming', registers: [this.registry] });
   readonly buffered = new Gauge({ name: 'fraudwatch_reorder_buffered_events', help: 'Events waiting in the event-time reorder buffer', registers: [this.registry] });
@@ -131,6 +133,12 @@ export class DaemonMetrics {
     }
     for (const [detector, n] of Object.entries(s.suppressedCooldown)) this.catchUp(this.suppressed, { detector, reason: 'cooldown' }, `c:${detector}`, n);
     for (const [detector, n] of Object.entries(s.suppressedAllowlist)) this.catchUp(this.suppressed, { detector, reason: 'allowlist' }, `w:${detector}`, n);
+  }
+
+  /** The geolocation data in use: one series, replaced when the database is swapped. */
+  setGeo(info: GeoDataInfo): void {
+    this.geoInfo.reset();
+    this.geoInfo.set({ provider: info.provider, build: info.build }, 1);
   }
 
   /** A task's event-time position: its watermark and each input partition's clock (ms; −∞ is left unset). */

@@ -9,6 +9,7 @@ import type { KeyKind } from '../detectors/types.js';
 import { Stats } from '../engine/stats.js';
 import type { FraudwatchError } from '../errors.js';
 import type { FraudEvent } from '../events/types.js';
+import { GeoBinding } from '../geo/live.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { createKafka } from '../kafka/client.js';
 import { readChangelog } from './changelog.js';
@@ -77,6 +78,8 @@ export class StreamsRunner extends KafkaService {
   private readonly txnKafka: Kafka;
   private topology!: Topology;
   private rules: Rules;
+  /** The rules as parsed, bound to the geolocation data in use (a database swap changes rulesVersion). */
+  private readonly geo: GeoBinding;
   private ipKeyOf: (ev: FraudEvent) => string | undefined;
   private readonly tasks = new Map<string, Task>();
   private assignment = new Set<string>();
@@ -106,10 +109,12 @@ export class StreamsRunner extends KafkaService {
     // (kafkajs#1315), several per commit: noise that would bury real warnings. The producers'
     // own client is quiet; TxnProducer reports what actually fails, with a code.
     this.txnKafka = createKafka(config, log.child({ component: 'txn' }, { level: 'error' }));
-    this.rules = rules;
+    this.geo = new GeoBinding(rules, locator, log);
+    this.rules = this.geo.rules;
     this.ipKeyOf = ipRoutingKey(rules);
     this.metrics = new StreamsMetrics(this.aggregate, () => this.refreshStats());
-    this.metrics.rulesInfo.set({ version: rules.version }, 1);
+    this.metrics.rulesInfo.set({ version: this.rules.version }, 1);
+    this.geo.attach(this.metrics, () => this.applyRules(this.geo.rules));
   }
 
   protected startInfo(): Record<string, unknown> {
@@ -578,8 +583,11 @@ export class StreamsRunner extends KafkaService {
   }
 
   reloadRules(trigger: string): void {
-    const rules = reloadRulesFile(this.config.rulesFile, this.rules, trigger, this.metrics, this.log);
-    if (rules === undefined) return;
+    const rules = this.geo.reloaded(reloadRulesFile(this.config.rulesFile, this.geo.parsed, trigger, this.metrics, this.log), this.metrics, trigger);
+    if (rules !== undefined) this.applyRules(rules);
+  }
+
+  private applyRules(rules: Rules): void {
     this.rules = rules;
     this.ipKeyOf = ipRoutingKey(rules);
     for (const t of this.tasks.values()) {
