@@ -32,7 +32,10 @@
  * - exactly_once: duplicated = 0, no alertId twice. at_least_once may repeat an alert after a
  *   redelivery (same alertId): reported as `repeated`, not a failure;
  * - late = 0: no daemon scored an event behind its watermark (summed `late` of the daemons' log
- *   lines 'events arrived behind the watermark'). The log's disorder (under 10 s) stays within the
+ *   lines 'events arrived behind the watermark', and for a daemon still running at the end at
+ *   least its fraudwatch_late_events_total, which counts the same events: the at-least-once
+ *   daemon may not log the line yet, and a killed one is counted by its logs). The log's
+ *   disorder (under 10 s) stays within the
  *   lateness, so a late event can only mean that the daemon released events too early, e.g. it
  *   declared a partition idle that still had records to come; the alerts may still happen to
  *   match while the detectors' state is already off. With a lateness below the log's disorder
@@ -44,6 +47,11 @@
  * or a restart (state starts empty) cannot give a single replay's alerts; that is the documented
  * contract of the mode, not a bug to report.
  *
+ * The end of a run: the alerts topic is polled read_committed until every expected alert is
+ * there (or nothing new came for a while, or a timeout); then, since extra alerts may come last,
+ * until the lateness of silence has passed and every live daemon's reorder buffer is empty (its
+ * fraudwatch_reorder_buffered_events), and five seconds more before the final read.
+ *
  * The harness uses a broker of its own (port CHAOS_KAFKA_PORT, default 19392), reset and started
  * once per process and stopped at the end, because it stops and restarts it; every run makes its
  * own topics and group and deletes them at the end.
@@ -52,7 +60,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Partitioners, type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
-import { formatDuration } from '../../src/config/duration.js';
+import { formatDuration, parseDuration } from '../../src/config/duration.js';
 import { loadRulesFile } from '../../src/config/rules.js';
 import { GeoipLiteLocator, type GeoLocator } from '../../src/geo/locator.js';
 import { generateToDir } from '../../src/generate/generator.js';
@@ -278,6 +286,22 @@ export async function stopDaemon(d: DaemonProcess, graceMs = 10_000): Promise<nu
   return code;
 }
 
+/** Events held in the reorder buffers of these daemons (their metric); undefined if one does not answer. */
+async function bufferedEvents(daemons: readonly DaemonProcess[]): Promise<number | undefined> {
+  let total = 0;
+  for (const d of daemons) {
+    try {
+      const { body } = await httpGet(await d.port, '/metrics');
+      const m = /^fraudwatch_reorder_buffered_events (\S+)$/m.exec(body);
+      if (!m) return undefined;
+      total += Number(m[1]);
+    } catch {
+      return undefined;
+    }
+  }
+  return total;
+}
+
 async function waitJoined(d: DaemonProcess, timeoutMs = 120_000): Promise<void> {
   await Promise.race([
     d.waitForLog(/"msg":"joined consumer group"/, timeoutMs),
@@ -287,20 +311,41 @@ async function waitJoined(d: DaemonProcess, timeoutMs = 120_000): Promise<void> 
   ]);
 }
 
-/** Sum of the `late` fields of every log line saying events arrived behind the watermark. */
-export function lateEvents(daemons: readonly DaemonProcess[]): number {
+/** Sum of the `late` fields of a daemon's log lines saying events arrived behind the watermark. */
+export function lateInLogs(d: DaemonProcess): number {
   let late = 0;
-  for (const d of daemons) {
-    for (const line of d.logs) {
-      if (!line.includes(LATE_LOG_MESSAGE)) continue;
-      try {
-        const parsed = JSON.parse(line) as { msg?: string; late?: number };
-        if (typeof parsed.msg === 'string' && parsed.msg.startsWith(LATE_LOG_MESSAGE)) late += Number(parsed.late ?? 0);
-      } catch {
-        // not a JSON log line (a stack trace): not the count
-      }
+  for (const line of d.logs) {
+    if (!line.includes(LATE_LOG_MESSAGE)) continue;
+    try {
+      const parsed = JSON.parse(line) as { msg?: string; late?: number };
+      if (typeof parsed.msg === 'string' && parsed.msg.startsWith(LATE_LOG_MESSAGE)) late += Number(parsed.late ?? 0);
+    } catch {
+      // not a JSON log line (a stack trace): not the count
     }
   }
+  return late;
+}
+
+/** A running daemon's fraudwatch_late_events_total; undefined if it does not answer. */
+async function lateInMetrics(d: DaemonProcess): Promise<number | undefined> {
+  try {
+    const { body } = await httpGet(await d.port, '/metrics');
+    const m = /^fraudwatch_late_events_total (\S+)$/m.exec(body);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Events the daemons scored behind their watermark: per process, the sum of its log lines'
+ * `late`; for a process still running, at least its fraudwatch_late_events_total (the same
+ * count, so a daemon that does not log it yet is still counted; a killed one is counted by its
+ * logs only).
+ */
+export async function lateEvents(daemons: readonly DaemonProcess[]): Promise<number> {
+  let late = 0;
+  for (const d of daemons) late += Math.max(lateInLogs(d), running(d) ? ((await lateInMetrics(d)) ?? 0) : 0);
   return late;
 }
 
@@ -436,7 +481,7 @@ function planFaults(o: ChaosOptions, mode: Mode, chunks: number, latenessMs: num
   // backoff) plus a pause must stay under the lateness: a silence of the whole lateness
   // legitimately releases everything buffered, and the events after it would be late.
   const downMs = rng.int(1000, Math.max(1000, Math.min(5000, Math.floor(latenessMs / 2) - 9000)));
-  const wantedKills = o.kills ?? (o.killEveryMs ? 0 : drawnKills);
+  const wantedKills = o.kills ?? (o.killEveryMs || mode === 'at_least_once' ? 0 : drawnKills);
   if (mode === 'at_least_once' && (wantedKills > 0 || o.killEveryMs)) {
     throw new Error('at_least_once is never killed: its state is in memory only, so a restart cannot match one replay');
   }
@@ -669,6 +714,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRow> {
   };
 
   let row: ChaosRow | undefined;
+  /** The alert records read back, and the differences by id, for a failed run's files. */
+  let readBack: readonly string[] = [];
+  let differences: Record<string, readonly string[]> = {};
   try {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -719,7 +767,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRow> {
     if (next !== log.lines.length) failures.push(`produced ${next} of ${log.lines.length} lines`);
     if (!ends || ends.some((e, p) => e !== writer.written[p])) failures.push(`input topic end offsets ${JSON.stringify(ends)} differ from the records produced per partition ${JSON.stringify(writer.written)}`);
 
-    // The end: every expected alert, or a timeout; then a few seconds more for extras.
+    // The end: every expected alert, or a timeout; then, since extras may come last, until the
+    // daemons hold nothing back; then a few seconds more.
+    const silentSince = Date.now();
     const waitMs = o.waitMs ?? 300_000 + plan.latenessMs;
     const quietMs = Math.max(60_000, 2 * plan.latenessMs + 30_000);
     const deadline = Date.now() + waitMs;
@@ -733,7 +783,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRow> {
         lastChange = Date.now();
       }
       const have = new Set(idsOf(seen));
-      if ([...log.expected].every((id) => have.has(id)) && (log.expected.size > 0 || Date.now() - lastChange > plan.latenessMs + 10_000)) break;
+      if ([...log.expected].every((id) => have.has(id))) {
+        // The last lateness window is released after the lateness of silence, by every instance.
+        const idleMs = parseDuration(plan.idleTimeout);
+        const drained = await eventually(
+          async () => Date.now() - silentSince >= plan.latenessMs + idleMs && (await bufferedEvents(slots.filter(running))) === 0,
+          Boolean,
+          plan.latenessMs + idleMs + 120_000,
+          1000,
+        );
+        if (!drained) say('the daemons still hold buffered events 2 minutes after the lateness; reading the alerts anyway');
+        break;
+      }
       if (Date.now() > deadline) {
         say(`gave up waiting after ${Math.round(waitMs / 1000)} s`);
         break;
@@ -752,13 +813,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRow> {
       final = await readCommitted(brokers, alerts);
     }
     if (final.length < seen.length) failures.push(`the final read returned ${final.length} alerts, fewer than the ${seen.length} read before`);
-    const ids = idsOf(final.length >= seen.length ? final : seen);
+    readBack = final.length >= seen.length ? final : seen;
+    const ids = idsOf(readBack);
     const counts = new Map<string, number>();
     for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
     const missing = [...log.expected].filter((id) => !counts.has(id));
     const extra = [...counts.keys()].filter((id) => !log.expected.has(id));
     const twice = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
-    const late = lateEvents(spawned);
+    differences = { missing, extra, twice };
+    const late = await lateEvents(spawned);
     const crashes = spawned.filter((d) => !meant.has(d) && !running(d)).length;
 
     if (missing.length > 0) failures.push(`${missing.length} expected alerts missing`);
@@ -801,7 +864,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRow> {
     if (!row?.passed) {
       const dir = o.failureDir ?? mkdtempSync(join(tmpdir(), `fw-chaos-${plan.seed}-`));
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'plan.json'), `${JSON.stringify({ plan, row }, null, 2)}\n`);
+      writeFileSync(join(dir, 'plan.json'), `${JSON.stringify({ plan, row, differences }, null, 2)}\n`);
+      writeFileSync(join(dir, 'alerts.jsonl'), readBack.map((v) => `${v}\n`).join(''));
       spawned.forEach((d, i) => writeFileSync(join(dir, `daemon-${i}.log`), `${d.logs.join('\n')}\n`));
       if (row) row = { ...row, failureDir: dir };
       say(`daemon logs and plan in ${dir}`);
@@ -841,6 +905,7 @@ export const scenarios = {
     partitions: 6,
     keyed: false,
     skewed: false,
+    idleTimeout: '2s',
     daemonsFirst: true,
     production: { kind: 'burst' },
     kills: 0,
