@@ -771,7 +771,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRow> {
     // daemons hold nothing back; then a few seconds more.
     const silentSince = Date.now();
     const waitMs = o.waitMs ?? 300_000 + plan.latenessMs;
-    const quietMs = Math.max(60_000, 2 * plan.latenessMs + 30_000);
+    // Alerts come while the daemons work through the log; once the lateness of silence has
+    // passed, half a minute more without a new one means no more are coming.
+    const quietMs = Math.max(45_000, plan.latenessMs + parseDuration(plan.idleTimeout) + 30_000);
     const deadline = Date.now() + waitMs;
     let seen: string[] = [];
     let lastChange = Date.now();
@@ -922,6 +924,7 @@ export const scenarios = {
     partitions: 6,
     keyed: false,
     skewed: false,
+    idleTimeout: '2s',
     daemonsFirst: true,
     production: { kind: 'chunks', chunks: 10 },
     killEveryMs: [10_000, 15_000],
