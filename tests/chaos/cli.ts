@@ -7,6 +7,16 @@
  * `--runs 1 --seed <its seed>` (with the same --mode, --scenario, --accounts, --days, --lateness)
  * replays its choices. With --mode both (the default) even seeds run exactly_once and odd ones
  * at_least_once, so consecutive runs alternate.
+ *
+ * Other flags fix one choice for every run (--instances, --partitions, --keyed yes|no,
+ * --skewed yes|no, --idle-timeout, --chunks N|burst, --kills N, --broker-restart yes|no) or run
+ * a named regression scenario (--scenario backlogBurst|underFaults|catchUp); -v prints each
+ * run's plan and progress to stderr. A failed run's daemon logs, plan, alerts and differences
+ * are kept in a directory under the OS tmpdir, named in its row. For example:
+ *
+ *   npm run chaos -- --runs 20 --seed 1000
+ *   npm run chaos -- --runs 1 --seed 11 --scenario backlogBurst -v
+ *   npm run chaos -- --runs 1 --seed 2 --mode exactly_once --instances 1 --partitions 1 --keyed yes --kills 0 --broker-restart no --chunks 10
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
@@ -136,7 +146,10 @@ const line = (r: ChaosRow) =>
     .map((v, i) => cell(v, COLUMNS[i]![1]))
     .join(' ');
 
-const elapsed = (ms: number) => `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+const elapsed = (ms: number) => {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+};
 
 async function main(): Promise<number> {
   const flags = program.parse(process.argv).opts<Flags>();
