@@ -212,7 +212,7 @@ async function main(): Promise<number> {
     `\n${rows.length + broken.length} run(s): ${rows.length - failed.length} passed, ${failed.length} failed${broken.length > 0 ? `, ${broken.length} could not be carried out` : ''} in ${elapsed(Date.now() - started)}` +
       (rows.length > 0 ? ` (a run took ${Math.min(...rows.map((r) => r.seconds))}-${Math.max(...rows.map((r) => r.seconds))} s)` : ''),
   );
-  if (again.length > 0) console.log(`replay one with: npm run chaos -- --runs 1 --seed <seed> ${replayFlags(process.argv.slice(2))}   (seeds: ${again.join(', ')})`);
+  if (again.length > 0) console.log(`replay one with: ${`npm run chaos -- --runs 1 --seed <seed> ${replayFlags(process.argv.slice(2))}`.trim()}   (seeds: ${again.join(', ')})`);
   return again.length > 0 ? 1 : 0;
 }
 
