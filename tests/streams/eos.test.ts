@@ -3,9 +3,7 @@
  * (`fraudwatch run --processing exactly-once`), killed with SIGKILL mid-stream, scaled to three
  * instances. The reference is always the replay of the same log with the same rules.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +18,7 @@ import { replayLog } from '../../src/io/replay.js';
 import { internalTopicNames, transactionalId } from '../../src/streams/topics.js';
 import { TxnProducer } from '../../src/streams/transactions.js';
 import { pino } from 'pino';
-import { createTopic, daemonEnv, eventually, httpGet, kafkaFor, spawnDaemon, testBrokers, uniqueName, type DaemonProcess } from '../kafka/harness.js';
+import { createTopic, daemonEnv, eventually, httpGet, kafkaFor, readCommitted as readCommittedWith, spawnDaemon, testBrokers, uniqueName, type DaemonProcess } from '../kafka/harness.js';
 
 const brokers = await testBrokers();
 /** The generator's disorder is under 10 s; a lateness of 10 s keeps the final idle flush short. */
@@ -28,23 +26,8 @@ const LATENESS_MS = 10_000;
 const RULES = 'rules/default.yaml';
 const locator = new GeoipLiteLocator();
 
-const exec = promisify(execFile);
-
-/**
- * Reads a topic read_committed with kcat (librdkafka). Not kafkajs: kafkajs 2.2.4 filters aborted
- * transactions one per record and assumes the broker lists them by first offset, so when several
- * producers' transactions abort at once (exactly what a kill -9 leaves behind) it can hand out
- * records of aborted transactions. librdkafka implements the Java client's algorithm.
- */
-async function readCommitted(topic: string): Promise<string[]> {
-  try {
-    const { stdout } = await exec('kcat', ['-C', '-b', brokers!, '-t', topic, '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_committed', '-f', '%s\\n'], { maxBuffer: 256 * 1024 * 1024 });
-    return stdout.split('\n').filter((l) => l.length > 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('kcat is needed to read read_committed (apt-get install kcat)');
-    return []; // not created yet
-  }
-}
+/** read_committed with kcat (see readCommitted in the harness for why not kafkajs). */
+const readCommitted = (topic: string) => readCommittedWith(brokers!, topic);
 
 type DaemonAlert = Alert & { detectedAt: string; source: { topic: string; partition: number; offset: string } };
 

@@ -1,24 +1,15 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alerts/alert.js';
-import { attackLines, brokerScript, daemonEnv, eventually, httpGet, outage, ownBroker, produceLines, spawnDaemon, testBrokers, type DaemonProcess } from '../kafka/harness.js';
+import { attackLines, brokerScript, daemonEnv, eventually, httpGet, outage, ownBroker, produceLines, readCommitted, spawnDaemon, testBrokers, type DaemonProcess } from '../kafka/harness.js';
 
 // Stops and restarts a broker, so it runs its own on a port of its own (not the shared broker,
 // not the at-least-once outage test's), started with the project's script.
 const OUTAGE_PORT = 19492;
 const shared = await testBrokers();
-const exec = promisify(execFile);
 
-/** read_committed with kcat (see eos.test.ts for why not kafkajs). */
+/** read_committed with kcat (see readCommitted in the harness for why not kafkajs). */
 async function committedAlerts(brokers: string, topic: string): Promise<Alert[]> {
-  try {
-    const { stdout } = await exec('kcat', ['-C', '-b', brokers, '-t', topic, '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_committed', '-f', '%s\\n']);
-    return stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Alert);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('kcat is needed to read read_committed (apt-get install kcat)');
-    return []; // not created yet
-  }
+  return (await readCommitted(brokers, topic)).map((l) => JSON.parse(l) as Alert);
 }
 
 describe.skipIf(!shared)('exactly-once through a broker outage', () => {

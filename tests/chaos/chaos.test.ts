@@ -1,0 +1,70 @@
+/**
+ * The short seeded chaos check for `npm test`: two runs of the harness in scenario.ts on a small
+ * log (60 accounts, 7 days: about 8,000 lines and 30 alerts), against its own broker. The long
+ * randomised version is `npm run chaos`.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { chaosBrokerForTests, killAllDaemons, runChaos, stopChaosBroker, type ChaosOptions, type ChaosRow } from './scenario.js';
+
+const broker = await chaosBrokerForTests();
+/** One log for both runs: generated and replayed once. */
+const LOG = { logSeed: 5, accounts: 60, days: 7 } as const;
+
+function expectPassed(row: ChaosRow): void {
+  if (!row.passed) console.error(`chaos run failed: ${JSON.stringify(row, null, 2)}`);
+  expect(row.inputRecords, 'the input topic holds the log, once').toBe(row.lines);
+  expect(row.expected, 'the log has alerts to compare').toBeGreaterThan(10);
+  expect(row.failures).toEqual([]);
+  expect(row.missing).toBe(0);
+  expect(row.extra).toBe(0);
+  expect(row.duplicated).toBe(0);
+  expect(row.late).toBe(0);
+}
+
+describe.skipIf(!broker)('chaos: the daemon gives the replay\'s alerts under faults (seeded)', () => {
+  afterAll(async () => {
+    killAllDaemons();
+    await stopChaosBroker(broker!.port);
+  });
+
+  const log = (line: string) => console.log(`  chaos ${line}`);
+
+  it('exactly_once, 2 instances: a kill -9 with restart and a broker restart while producing', async () => {
+    const options: ChaosOptions = {
+      broker: broker!,
+      seed: 101,
+      ...LOG,
+      mode: 'exactly_once',
+      instances: 2,
+      partitions: 3,
+      keyed: false,
+      skewed: false,
+      idleTimeout: '2s',
+      production: { kind: 'chunks', chunks: 8 },
+      kills: 1,
+      killRestart: true,
+      brokerRestart: true,
+      log,
+    };
+    const row = await runChaos(options);
+    expect([row.kills, row.restarts, row.brokerRestarts], 'the faults happened').toEqual([1, 1, 1]);
+    expectPassed(row);
+  }, 240_000);
+
+  it('at_least_once, 1 instance: a broker restart while producing', async () => {
+    const row = await runChaos({
+      broker: broker!,
+      seed: 102,
+      ...LOG,
+      mode: 'at_least_once',
+      partitions: 2,
+      keyed: true,
+      idleTimeout: '2s',
+      production: { kind: 'chunks', chunks: 8 },
+      brokerRestart: true,
+      log,
+    });
+    expect(row.brokerRestarts, 'the broker restarted').toBe(1);
+    expectPassed(row);
+  }, 240_000);
+});
