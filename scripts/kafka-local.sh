@@ -10,12 +10,22 @@
 #   status     print "running"/"stopped"; exit 0 if running, 1 if stopped
 #   reset      stop, then delete this port's data dir (topics, offsets, logs)
 #   bootstrap  print the broker address, e.g. 127.0.0.1:9092
+#   bootstrap sasl|tls   print the SASL_SCRAM or TLS listener's address (KAFKA_AUTH=1)
+#   bootstrap auth       print both, the SASL user, and where the password and CA files are,
+#                        as key=value lines (never the password itself)
 #   fetch      only download the jars (useful to warm a cache)
 #
 # Environment:
 #   KAFKA_VERSION           Kafka 4.x release to run (default 4.1.2, see below)
 #   KAFKA_PORT              client listener port (default 9092)
 #   KAFKA_CONTROLLER_PORT   KRaft controller port (default KAFKA_PORT + 1)
+#   KAFKA_AUTH              1: also open the authenticated listeners below (default 0:
+#                           PLAINTEXT only, exactly as without the variable)
+#   KAFKA_SASL_PORT         SASL_SCRAM listener (default KAFKA_PORT + 10): SASL_PLAINTEXT
+#                           with SCRAM-SHA-256 and SCRAM-SHA-512, user KAFKA_SASL_USER
+#   KAFKA_TLS_PORT          TLS listener (default KAFKA_PORT + 20): SSL, with a CA and a
+#                           broker certificate for 127.0.0.1/localhost made by the script
+#   KAFKA_SASL_USER         the SCRAM user created at format time (default fraudwatch)
 #   FRAUDWATCH_KAFKA_CACHE  where jars and data live (default <repo>/.cache/kafka)
 #   KAFKA_HEAP_OPTS         JVM heap flags (default -Xms256m -Xmx1g)
 #   KAFKA_START_TIMEOUT     seconds to wait for the broker to serve (default 90)
@@ -23,7 +33,23 @@
 #
 # Several brokers can run side by side: everything that is per-broker (data dir,
 # pid file, log, config) is keyed by KAFKA_PORT. Give each one ports at least 2
-# apart, since the controller port defaults to KAFKA_PORT + 1.
+# apart, since the controller port defaults to KAFKA_PORT + 1; a broker with
+# KAFKA_AUTH=1 also takes KAFKA_PORT + 10 and + 20, so keep other brokers' ports
+# (and their + 1) off those.
+#
+# KAFKA_AUTH=1 adds two listeners beside PLAINTEXT, which stays as it is (inter-
+# broker traffic and every existing test and tool use it):
+#   SASL_SCRAM  SASL_PLAINTEXT, SCRAM-SHA-256 and SCRAM-SHA-512 enabled. The user's
+#               credentials for both are written into the metadata log when the
+#               storage is formatted (`kafka-storage format --add-scram`, the KRaft
+#               way: there is no ZooKeeper to add them to later). The password is
+#               drawn at random then and kept in the data dir (auth/sasl-password,
+#               mode 600); nothing here ever prints it.
+#   TLS         SSL with a PEM keystore (ssl.keystore.type=PEM): a CA and a broker
+#               certificate (SAN 127.0.0.1, localhost) made with openssl into
+#               auth/; clients trust auth/ca.pem. No client certificate is asked for.
+# The credentials exist only if the storage was formatted with KAFKA_AUTH=1: a data
+# dir formatted without it must be reset first (start says so).
 #
 # Why Kafka 4.1.2: the project's client is kafkajs 2.2.4 (2022), which only
 # speaks older protocol versions. Kafka 4.0 dropped the oldest ones (KIP-896),
@@ -62,6 +88,16 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.1.2}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_HOST=127.0.0.1
+case "${KAFKA_AUTH:-0}" in
+  1|true|yes) KAFKA_AUTH=1 ;;
+  0|false|no|'') KAFKA_AUTH=0 ;;
+  *) printf 'kafka-local[%s]: error: KAFKA_AUTH must be 1 or 0\n' "$KAFKA_PORT" >&2; exit 2 ;;
+esac
+# +10 and +20 stay clear of the controller's +1 and of the next broker's pair when
+# brokers are spaced 100 apart, as the test suite's are (19092, 19392, ...).
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-$((KAFKA_PORT + 10))}"
+KAFKA_TLS_PORT="${KAFKA_TLS_PORT:-$((KAFKA_PORT + 20))}"
+KAFKA_SASL_USER="${KAFKA_SASL_USER:-fraudwatch}"
 # The machine is shared with the test suite, so keep the JVM small.
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
@@ -78,6 +114,11 @@ LOG4J_FILE="$DATA_DIR/log4j2.properties"
 LOG_FILE="$DATA_DIR/server.log"           # broker stdout/stderr
 PID_FILE="$DATA_DIR/kafka.pid"
 VERSION_FILE="$DATA_DIR/kafka-version"    # which Kafka last ran on this data dir
+AUTH_DIR="$DATA_DIR/auth"                 # KAFKA_AUTH=1: credentials and certificates
+SASL_PASSWORD_FILE="$AUTH_DIR/sasl-password"
+SASL_USER_FILE="$AUTH_DIR/sasl-username"  # the user formatted in, whatever KAFKA_SASL_USER says now
+CA_FILE="$AUTH_DIR/ca.pem"
+BROKER_PEM="$AUTH_DIR/broker.pem"         # the broker's key and certificate chain
 
 # Pinned so the fetch behaves the same whatever Maven's default plugin version is.
 DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
@@ -97,6 +138,9 @@ Usage: scripts/kafka-local.sh start|stop|status|reset|bootstrap|fetch
   status     print running/stopped; exit 0 if running, 1 if stopped
   reset      stop and delete this port's data
   bootstrap  print the bootstrap address (127.0.0.1:KAFKA_PORT)
+  bootstrap sasl|tls|auth
+             with KAFKA_AUTH=1: the SASL_SCRAM or TLS address, or (auth) both with
+             the SASL user and the password and CA files, as key=value lines
   fetch      only download the Kafka jars
 See the comments at the top of the script for the environment variables.
 EOF
@@ -228,6 +272,16 @@ EOF
 # does not depend on these files.
 write_config() {
   mkdir -p "$DATA_DIR"
+  local listeners="PLAINTEXT://${KAFKA_HOST}:${KAFKA_PORT},CONTROLLER://${KAFKA_HOST}:${KAFKA_CONTROLLER_PORT}"
+  local advertised="PLAINTEXT://${KAFKA_HOST}:${KAFKA_PORT}"
+  local protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  if (( KAFKA_AUTH )); then
+    # Each listener advertises itself: a client that bootstraps on the SASL port is
+    # sent SASL addresses in metadata, one on the TLS port TLS ones.
+    listeners+=",SASL_SCRAM://${KAFKA_HOST}:${KAFKA_SASL_PORT},TLS://${KAFKA_HOST}:${KAFKA_TLS_PORT}"
+    advertised+=",SASL_SCRAM://${KAFKA_HOST}:${KAFKA_SASL_PORT},TLS://${KAFKA_HOST}:${KAFKA_TLS_PORT}"
+    protocols+=",SASL_SCRAM:SASL_PLAINTEXT,TLS:SSL"
+  fi
   cat >"$CONFIG_FILE" <<EOF
 # Generated by scripts/kafka-local.sh on each start; edits are overwritten.
 # One node acting as both broker and KRaft controller.
@@ -236,9 +290,9 @@ node.id=1
 # Static single-voter quorum: unlike a dynamic quorum (--standalone), the
 # controller address lives only here, so changing ports never strands the data.
 controller.quorum.voters=1@${KAFKA_HOST}:${KAFKA_CONTROLLER_PORT}
-listeners=PLAINTEXT://${KAFKA_HOST}:${KAFKA_PORT},CONTROLLER://${KAFKA_HOST}:${KAFKA_CONTROLLER_PORT}
-advertised.listeners=PLAINTEXT://${KAFKA_HOST}:${KAFKA_PORT}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=${listeners}
+advertised.listeners=${advertised}
+listener.security.protocol.map=${protocols}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=${STORAGE_DIR}
@@ -259,6 +313,24 @@ group.initial.rebalance.delay.ms=0
 num.partitions=1
 auto.create.topics.enable=true
 EOF
+
+  if (( KAFKA_AUTH )); then
+    # Per-listener settings (listener.name.<lowercase name>.*), so PLAINTEXT and the
+    # controller are untouched. The SCRAM login module needs no options on a broker:
+    # the credentials are in the metadata log (see format_storage_if_needed). No
+    # authorizer is configured, so an authenticated user may do everything, as on
+    # PLAINTEXT.
+    cat >>"$CONFIG_FILE" <<EOF
+
+# KAFKA_AUTH=1
+listener.name.sasl_scram.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_scram.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_scram.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.tls.ssl.keystore.type=PEM
+listener.name.tls.ssl.keystore.location=${BROKER_PEM}
+listener.name.tls.ssl.client.auth=none
+EOF
+  fi
 
   # Console-only logging; start redirects it into \$LOG_FILE.
   cat >"$LOG4J_FILE" <<'EOF'
@@ -287,7 +359,27 @@ format_storage_if_needed() {
     if [[ -n "$last_version" && "${last_version%.*}" != "${KAFKA_VERSION%.*}" ]]; then
       die "$DATA_DIR was last used by Kafka ${last_version}, not ${KAFKA_VERSION%.*}.x; run '$0 reset' first (or set KAFKA_VERSION=${last_version})"
     fi
+    # SCRAM credentials are only written at format time (below).
+    if (( KAFKA_AUTH )) && [[ ! -s "$SASL_PASSWORD_FILE" ]]; then
+      die "$DATA_DIR was formatted without KAFKA_AUTH=1, so it has no SCRAM user; run 'KAFKA_PORT=$KAFKA_PORT $0 reset' first"
+    fi
     return 0
+  fi
+
+  local scram=()
+  if (( KAFKA_AUTH )); then
+    # A fresh random password per data dir, kept beside the data for clients to read
+    # (FRAUDWATCH_SASL_PASSWORD_FILE). 18 random bytes in URL-safe base64: 24
+    # characters with no ',', ']' or '=' to upset --add-scram's [name=..,password=..]
+    # syntax. It is on StorageTool's command line for the second the format takes,
+    # which is acceptable for a throwaway local broker; it is never logged.
+    local password
+    password="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+    ( umask 077; mkdir -p "$AUTH_DIR"; printf '%s' "$password" >"$SASL_PASSWORD_FILE" )
+    printf '%s\n' "$KAFKA_SASL_USER" >"$SASL_USER_FILE"
+    scram=(--add-scram "SCRAM-SHA-256=[name=${KAFKA_SASL_USER},password=${password}]"
+           --add-scram "SCRAM-SHA-512=[name=${KAFKA_SASL_USER},password=${password}]")
+    log "adding SCRAM-SHA-256 and SCRAM-SHA-512 credentials for user ${KAFKA_SASL_USER} (password in $SASL_PASSWORD_FILE)"
   fi
 
   # A cluster id is 16 random bytes in unpadded URL-safe base64; generating it
@@ -301,11 +393,44 @@ format_storage_if_needed() {
   done
   log "formatting KRaft storage in $STORAGE_DIR (cluster id $cluster_id)"
   if ! java -Xmx256m -Dlog4j2.configurationFile="$LOG4J_FILE" -cp "$LIBS_DIR/*" \
-        kafka.tools.StorageTool format --config "$CONFIG_FILE" --cluster-id "$cluster_id" \
+        kafka.tools.StorageTool format --config "$CONFIG_FILE" --cluster-id "$cluster_id" ${scram[@]+"${scram[@]}"} \
         >"$DATA_DIR/format.log" 2>&1; then
     cat "$DATA_DIR/format.log" >&2
     die "formatting storage failed"
   fi
+}
+
+# The TLS listener's CA and broker certificate, made once per data dir. EC P-256
+# keys: quick to generate, and Kafka's PEM keystore reads them (RSA, DSA or EC, as
+# unencrypted PKCS#8, which is what openssl 3 writes). The CA key is deleted once
+# it has signed: nothing else is ever signed with it.
+make_certs_if_needed() {
+  [[ -s "$CA_FILE" && -s "$BROKER_PEM" ]] && return 0
+  command -v openssl >/dev/null 2>&1 || die "openssl not found on PATH (KAFKA_AUTH=1 makes the TLS listener's certificates with it)"
+  local tmp="$AUTH_DIR/certs.tmp"
+  rm -rf "$tmp"
+  ( umask 077; mkdir -p "$tmp" )
+  printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=critical,digitalSignature,keyEncipherment' \
+    'extendedKeyUsage=serverAuth' "subjectAltName=IP:${KAFKA_HOST},DNS:localhost" >"$tmp/broker.ext"
+  if ! (
+      cd "$tmp" && umask 077 &&
+      openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout ca.key -out ca.pem -days 3650 -subj "/CN=fraudwatch kafka-local CA (port ${KAFKA_PORT})" \
+        -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' &&
+      openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout broker.key -out broker.csr -subj "/CN=${KAFKA_HOST}" &&
+      openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 16)" \
+        -days 825 -extfile broker.ext -out broker.crt &&
+      cat broker.key broker.crt ca.pem >broker.pem
+    ) >"$AUTH_DIR/certs.log" 2>&1; then
+    cat "$AUTH_DIR/certs.log" >&2
+    die "making the TLS listener's certificates failed"
+  fi
+  mv -f "$tmp/broker.pem" "$BROKER_PEM"
+  mv -f "$tmp/ca.pem" "$CA_FILE"
+  chmod 644 "$CA_FILE"
+  rm -rf "$tmp" "$AUTH_DIR/certs.log"
+  log "made a CA ($CA_FILE) and a broker certificate for ${KAFKA_HOST}/localhost"
 }
 
 # ---------------------------------------------------------------------------
@@ -315,14 +440,23 @@ format_storage_if_needed() {
 cmd_start() {
   local pid
   if pid="$(running_pid)"; then
+    # A broker started without the authenticated listeners cannot grow them: say so
+    # rather than report success to a caller that is about to connect to them.
+    if (( KAFKA_AUTH )) && ! grep -q '^listeners=.*SASL_SCRAM://' "$CONFIG_FILE" 2>/dev/null; then
+      die "already running (pid $pid) without KAFKA_AUTH=1; stop it first ('KAFKA_PORT=$KAFKA_PORT $0 stop')"
+    fi
     log "already running (pid $pid, Kafka $(cat "$VERSION_FILE" 2>/dev/null || echo '?')) on ${KAFKA_HOST}:${KAFKA_PORT}"
     return 0
   fi
   rm -f "$PID_FILE"
 
   # Fail early and clearly instead of letting the JVM die on "address in use".
-  local port
-  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  local ports=("$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT") port
+  (( KAFKA_AUTH )) && ports+=("$KAFKA_SASL_PORT" "$KAFKA_TLS_PORT")
+  if [[ "$(printf '%s\n' "${ports[@]}" | sort -u | wc -l)" -ne "${#ports[@]}" ]]; then
+    die "listener ports collide: client ${KAFKA_PORT}, controller ${KAFKA_CONTROLLER_PORT}$( (( KAFKA_AUTH )) && echo ", SASL ${KAFKA_SASL_PORT}, TLS ${KAFKA_TLS_PORT}")"
+  fi
+  for port in "${ports[@]}"; do
     if port_open "$port"; then
       die "port $port on ${KAFKA_HOST} is already in use by another process (not this script's broker for port ${KAFKA_PORT})"
     fi
@@ -331,12 +465,15 @@ cmd_start() {
   require_java
   with_lock "$CACHE_DIR/.fetch-${KAFKA_VERSION}.lock" fetch_jars
   write_config
+  (( KAFKA_AUTH )) && make_certs_if_needed
   format_storage_if_needed
 
   # Keep the previous run's log for post-mortems, but only one generation.
   [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
 
-  log "starting Kafka ${KAFKA_VERSION} on ${KAFKA_HOST}:${KAFKA_PORT} (controller :${KAFKA_CONTROLLER_PORT}), log: $LOG_FILE"
+  local also=""
+  (( KAFKA_AUTH )) && also=", SASL_SCRAM :${KAFKA_SASL_PORT}, TLS :${KAFKA_TLS_PORT}"
+  log "starting Kafka ${KAFKA_VERSION} on ${KAFKA_HOST}:${KAFKA_PORT} (controller :${KAFKA_CONTROLLER_PORT}${also}), log: $LOG_FILE"
   # `9>&-` closes the lock fd (see with_lock) so the broker doesn't hold the
   # lock for its whole life.
   # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of JVM flags
@@ -359,6 +496,7 @@ cmd_start() {
     fi
     if port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$LOG_FILE" 2>/dev/null; then
       log "ready after $((SECONDS - started))s: bootstrap server ${KAFKA_HOST}:${KAFKA_PORT} (pid $pid)"
+      (( KAFKA_AUTH )) && log "authenticated listeners: '$0 bootstrap auth' lists them"
       return 0
     fi
     sleep 0.5
@@ -416,6 +554,36 @@ cmd_reset() {
   fi
 }
 
+# `bootstrap` alone prints what it always did; its variants describe the
+# KAFKA_AUTH=1 listeners of this port's broker, started or not.
+cmd_bootstrap() {
+  case "$1" in
+    plaintext) echo "${KAFKA_HOST}:${KAFKA_PORT}"; return 0 ;;
+    sasl|tls|auth) ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  if ! grep -q '^listeners=.*SASL_SCRAM://' "$CONFIG_FILE" 2>/dev/null || [[ ! -s "$SASL_PASSWORD_FILE" ]]; then
+    die "the broker for port ${KAFKA_PORT} has no authenticated listeners: start it with KAFKA_AUTH=1"
+  fi
+  # The ports as the broker was configured, not as this shell would derive them.
+  local sasl tls
+  sasl="$(sed -n 's/^listeners=.*SASL_SCRAM:\/\/\([^,]*\).*/\1/p' "$CONFIG_FILE")"
+  tls="$(sed -n 's/^listeners=.*TLS:\/\/\([^,]*\).*/\1/p' "$CONFIG_FILE")"
+  case "$1" in
+    sasl) echo "$sasl" ;;
+    tls)  echo "$tls" ;;
+    auth)
+      printf '%s\n' \
+        "sasl=${sasl}" \
+        "sasl_mechanisms=scram-sha-256,scram-sha-512" \
+        "sasl_username=$(cat "$SASL_USER_FILE" 2>/dev/null || echo "$KAFKA_SASL_USER")" \
+        "sasl_password_file=${SASL_PASSWORD_FILE}" \
+        "tls=${tls}" \
+        "tls_ca_file=${CA_FILE}"
+      ;;
+  esac
+}
+
 main() {
   local cmd="${1:-}"
   # The 4.x storage tool, KRaft-only config and log4j2 logging used here don't
@@ -428,7 +596,7 @@ main() {
     stop)      with_lock "$CACHE_DIR/.port-${KAFKA_PORT}.lock" cmd_stop ;;
     reset)     with_lock "$CACHE_DIR/.port-${KAFKA_PORT}.lock" cmd_reset ;;
     status)    cmd_status ;;
-    bootstrap) echo "${KAFKA_HOST}:${KAFKA_PORT}" ;;
+    bootstrap) cmd_bootstrap "${2:-plaintext}" ;;
     fetch)     with_lock "$CACHE_DIR/.fetch-${KAFKA_VERSION}.lock" fetch_jars; log "jars in $LIBS_DIR" ;;
     -h|--help|help) usage ;;
     *)         usage >&2; exit 2 ;;
