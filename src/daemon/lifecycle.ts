@@ -38,18 +38,35 @@ export async function runShutdown(log: Logger, steps: readonly (readonly [string
 /**
  * Retries a start-up step with capped exponential backoff until it succeeds, the daemon stops,
  * or the error says that retrying cannot help (a non-retriable FraudwatchError, such as a topic
- * with the wrong partition count).
+ * with the wrong partition count, or FW_KAFKA_AUTH).
+ *
+ * One log line per failed attempt, so an unreachable broker costs at most one warning per
+ * back-off step (0.5 s doubling to 30 s): a coded error's code and details (FW_KAFKA_CONNECT's
+ * broker list) with the delay before the next attempt. A step that will not be retried is logged
+ * once at error with its code before it is thrown, so the JSON log says why the process ends.
+ * `onFailure` hears every failure (the service's readiness reason).
  */
-export async function retryWithBackoff(what: string, fn: () => Promise<void>, log: Logger, stopping: () => boolean): Promise<void> {
+export async function retryWithBackoff(
+  what: string,
+  fn: () => Promise<void>,
+  log: Logger,
+  stopping: () => boolean,
+  onFailure: (err: unknown) => void = () => undefined,
+): Promise<void> {
   let delay = 500;
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     try {
       await fn();
       return;
     } catch (err) {
       if (stopping()) throw err;
-      if (err instanceof FraudwatchError && !err.retriable && err.details.retry !== true) throw err;
-      log.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed; retrying`);
+      onFailure(err);
+      const coded = err instanceof FraudwatchError ? { ...err.details, code: err.code } : {};
+      if (err instanceof FraudwatchError && !err.retriable && err.details.retry !== true) {
+        log.error({ ...coded, err: err.message, attempt }, `${what} failed; not retrying`);
+        throw err;
+      }
+      log.warn({ ...coded, err: (err as Error).message, attempt, retryInMs: delay }, `${what} failed; retrying in ${delay} ms`);
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 30_000);
     }
