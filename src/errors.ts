@@ -28,6 +28,9 @@ export const ERRORS = {
   FW_LABELS_INVALID: { kind: 'input', retriable: false, message: 'invalid labels file' },
   FW_GEO_DB: { kind: 'config', retriable: false, message: 'cannot open the geolocation database' },
   FW_KAFKA_CONNECT: { kind: 'kafka', retriable: true, message: 'cannot reach the Kafka brokers' },
+  // Not retriable: the same credentials or the same CA will be refused again, and a daemon that
+  // retried for ever would only look like an outage (and, against some brokers, lock the account).
+  FW_KAFKA_AUTH: { kind: 'kafka', retriable: false, message: 'authentication with the Kafka brokers failed' },
   FW_KAFKA_PRODUCE: { kind: 'kafka', retriable: true, message: 'producing to Kafka failed' },
   FW_KAFKA_COMMIT: { kind: 'kafka', retriable: true, message: 'committing offsets failed' },
   FW_KAFKA_FATAL: { kind: 'kafka', retriable: false, message: 'the Kafka client failed and cannot recover' },

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { Admin, Consumer, ConsumerConfig, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { createKafka } from '../kafka/client.js';
+import { FraudwatchError } from '../errors.js';
+import { classifyConnectError, createKafka, probeBrokers } from '../kafka/client.js';
 import type { DaemonConfig } from './config.js';
 import { startHttp, type HealthState } from './http.js';
 import { retryWithBackoff, runShutdown, watchRulesFile } from './lifecycle.js';
@@ -34,6 +35,8 @@ export abstract class KafkaService {
   private unwatchRules: () => void = () => undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private http: Server | undefined;
+  /** Why the last start-up attempt failed, for /readyz until one succeeds. */
+  private startProblem: string | undefined;
   /** The port /healthz, /readyz and /metrics listen on, once started. */
   httpPort = 0;
 
@@ -72,8 +75,20 @@ export abstract class KafkaService {
     this.http = server;
     this.httpPort = port;
     this.log.info({ port, host: this.config.httpHost }, 'http listening (/healthz, /readyz, /metrics)');
-    await this.withBackoff('connect', () => this.connect());
-    await this.startConsumer();
+    try {
+      // The probe turns an unreachable broker or an untrusted certificate into a coded error at
+      // once, rather than after kafkajs's own two minutes of retries (see src/kafka/client.ts).
+      await this.withBackoff('connect', async () => {
+        await probeBrokers(this.config);
+        await this.connect();
+      });
+      await this.startConsumer();
+    } catch (err) {
+      // Not retriable (FW_KAFKA_AUTH, ...): close the HTTP server and the clients, or they would
+      // keep the process alive and the start-up error would not end it.
+      await this.stop('start-up failed');
+      throw err;
+    }
     this.tick = setInterval(() => void this.onTick(), TICK_MS);
     this.unwatchRules = watchRulesFile(this.config.rulesFile, () => void this.reloadRules('file change'), this.log);
   }
@@ -159,7 +174,7 @@ export abstract class KafkaService {
         let r: { ready: boolean; reason: string };
         const own = this.stopping || !this.joined ? undefined : this.notReadyReason();
         if (this.stopping) r = { ready: false, reason: 'shutting down' };
-        else if (!this.joined) r = { ready: false, reason: 'not joined to the consumer group' };
+        else if (!this.joined) r = { ready: false, reason: this.startProblem ?? 'not joined to the consumer group' };
         else if (own !== undefined) r = { ready: false, reason: own };
         else if (Date.now() - this.lastFetch > FETCH_STALE_MS) r = { ready: false, reason: 'no fetch from the brokers in 10 s' };
         else r = { ready: true, reason: this.readyReason() };
@@ -169,7 +184,13 @@ export abstract class KafkaService {
     };
   }
 
-  protected withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
-    return retryWithBackoff(what, fn, this.log, () => this.stopping);
+  /** Retries `fn`, its kafkajs errors classified (FW_KAFKA_AUTH is not retried, FW_KAFKA_CONNECT is). */
+  protected async withBackoff(what: string, fn: () => Promise<void>): Promise<void> {
+    const classified = () => fn().catch((err: unknown) => Promise.reject(classifyConnectError(err, this.config)));
+    const failed = (err: unknown) => {
+      this.startProblem = `${what} failed: ${err instanceof FraudwatchError ? `${err.code}: ` : ''}${(err as Error).message}`;
+    };
+    await retryWithBackoff(what, classified, this.log, () => this.stopping, failed);
+    this.startProblem = undefined;
   }
 }
