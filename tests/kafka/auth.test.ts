@@ -65,6 +65,8 @@ async function startAuthBroker(): Promise<AuthBroker | undefined> {
       caFile: info.tls_ca_file!,
     };
   } catch (err) {
+    // Whatever got started is stopped: the describe below is skipped, and its afterAll with it.
+    await exec('bash', [SCRIPT, 'stop'], { env: scriptEnv, timeout: 120_000 }).catch(() => undefined);
     const why = (err as { stderr?: string }).stderr || (err as Error).message;
     if (process.env.FRAUDWATCH_REQUIRE_KAFKA === '1') throw new Error(`FRAUDWATCH_REQUIRE_KAFKA=1 but the broker with auth could not be started: ${why}`);
     console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING THE AUTHENTICATED-BROKER TESTS: ${why.trim().split('\n').pop()}\n${'!'.repeat(78)}\n`);
@@ -102,7 +104,7 @@ describe.skipIf(!broker)('fraudwatch run against a broker with SCRAM and TLS lis
   let dir: string;
   const daemons: DaemonProcess[] = [];
   /** Every secret any daemon in this file was given: none may appear in any of their log lines. */
-  const secrets: string[] = [b.password];
+  const secrets: string[] = broker ? [broker.password] : [];
   const start = (env: Record<string, string>, args: string[] = []) => {
     // debug: the most a daemon ever logs.
     const d = spawnDaemon({ FRAUDWATCH_LOG_LEVEL: 'debug', ...env }, args);
