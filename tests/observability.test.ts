@@ -146,6 +146,7 @@ describe('metrics: build info and the last successful rules load', () => {
 
 /** The real daemon without Kafka: nothing to connect, no consumer; its HTTP endpoints as in production. */
 class NoKafkaDaemon extends Daemon {
+  protected override async probe(): Promise<void> {}
   protected override async connect(): Promise<void> {}
   protected override async startConsumer(): Promise<void> {}
 }

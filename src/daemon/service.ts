@@ -79,7 +79,7 @@ export abstract class KafkaService {
       // The probe turns an unreachable broker or an untrusted certificate into a coded error at
       // once, rather than after kafkajs's own two minutes of retries (see src/kafka/client.ts).
       await this.withBackoff('connect', async () => {
-        await probeBrokers(this.config);
+        await this.probe();
         await this.connect();
       });
       await this.startConsumer();
@@ -182,6 +182,11 @@ export abstract class KafkaService {
         return r;
       },
     };
+  }
+
+  /** One connection to each bootstrap broker, with the client's TLS options: coded errors at once. */
+  protected probe(): Promise<void> {
+    return probeBrokers(this.config);
   }
 
   /** Retries `fn`, its kafkajs errors classified (FW_KAFKA_AUTH is not retried, FW_KAFKA_CONNECT is). */
