@@ -95,7 +95,7 @@ describe('account_sharing', () => {
 
   it("alerts on four households with two scattered days each (issue 2's wording), again when the fourth recurs", () => {
     const events = byTime([...daily('acc1', 0, 20, LONDON), ...on('acc1', [2, 12], PARIS), ...on('acc1', [4, 14], BERLIN), ...on('acc1', [6, 16], MADRID)]);
-    const alerts = run(events, { rules: R }).of('account_sharing');
+    const alerts = run(events, { rules: only(['account_sharing'], { account_sharing: { cooldown: '30m' } }) }).of('account_sharing');
     // Third recurring household on day 14 (Berlin 4→14), the fourth on day 16 (Madrid 6→16): the count grew.
     expect(alerts.map((a) => [a.ts, a.evidence.count])).toEqual([
       ['2026-03-16T21:00:00.000Z', 3],
@@ -105,7 +105,7 @@ describe('account_sharing', () => {
   });
 
   it("issue 2's thresholds (minHouseholds 4, minSpanDays 0) count any two days", () => {
-    const issue2 = only(['account_sharing'], { account_sharing: { minHouseholds: 4, minSpanDays: 0 } });
+    const issue2 = only(['account_sharing'], { account_sharing: { minHouseholds: 4, minSpanDays: 0, cooldown: '30m' } });
     const scattered = byTime([...daily('acc1', 0, 20, LONDON), ...on('acc1', [2, 12], PARIS), ...on('acc1', [4, 14], BERLIN), ...on('acc1', [6, 16], MADRID)]);
     const a = run(scattered, { rules: issue2 }).of('account_sharing');
     expect(a.map((x) => [x.ts, x.evidence.count])).toEqual([['2026-03-18T21:00:00.000Z', 4]]);

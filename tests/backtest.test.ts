@@ -154,7 +154,10 @@ describe('scoring: precision and recall', () => {
   const of = (d: string) => score.perDetector.find((s) => s.detector === d)!;
 
   it('computes per-detector and micro-averaged precision and recall', () => {
-    expect(of('brute_force')).toEqual({ detector: 'brute_force', incidents: 3, detected: 2, recall: 2 / 3, alerts: 4, matched: 3, precision: 3 / 4, trapViolations: 1 });
+    // Pages per detected incident: inc-1 got two brute_force alerts, inc-2 one (inc-3, undetected, does not count).
+    expect(of('brute_force')).toEqual({ detector: 'brute_force', incidents: 3, detected: 2, recall: 2 / 3, alerts: 4, matched: 3, precision: 3 / 4, trapViolations: 1, alertsPerIncident: { median: 1.5, mean: 1.5, max: 2 } });
+    expect(of('impossible_travel').alertsPerIncident).toBeNull();
+    expect(score.overall.alertsPerIncident).toEqual({ median: 1.5, mean: 1.5, max: 2 });
     expect(of('impossible_travel')).toMatchObject({ incidents: 0, detected: 0, recall: null, alerts: 1, matched: 1, precision: 1 });
     expect(of('geo_surge')).toMatchObject({ incidents: 0, recall: null, alerts: 0, precision: null });
     expect(score.overall).toMatchObject({ incidents: 3, detected: 2, recall: 2 / 3, alerts: 5, matched: 4, precision: 4 / 5, trapViolations: 1 });
@@ -389,10 +392,10 @@ describe('fraudwatch backtest (CLI, built)', () => {
     const alertsTable = section('Alerts by detector');
     const scoreTable = section('Detection against labels');
     expect(alertsTable.split('\n')[1]).toMatch(/^ {2}detector\s+alerts\s+keys\s+per 10k\s+cooldown\s+allowlist\s+shadow$/);
-    expect(scoreTable.split('\n')[1]).toMatch(/^ {2}detector\s+incidents\s+detected\s+recall\s+alerts\s+matched\s+precision\s+trap alerts$/);
+    expect(scoreTable.split('\n')[1]).toMatch(/^ {2}detector\s+incidents\s+detected\s+recall\s+alerts\s+matched\s+precision\s+trap alerts\s+alerts\/incident \(median, mean, max\)$/);
     for (const d of DETECTOR_IDS) {
       expect(alertsTable).toMatch(new RegExp(`^ {2}${d} +\\d+ +\\d+ +\\d+\\.\\d\\d +\\d+ +\\d+ +\\d+$`, 'm'));
-      expect(scoreTable).toMatch(new RegExp(`^ {2}${d} +\\d+ +\\d+ +(\\d+\\.\\d%|n/a) +\\d+ +\\d+ +(\\d+\\.\\d%|n/a) +\\d+$`, 'm'));
+      expect(scoreTable).toMatch(new RegExp(`^ {2}${d} +\\d+ +\\d+ +(\\d+\\.\\d%|n/a) +\\d+ +\\d+ +(\\d+\\.\\d%|n/a) +\\d+ +(\\d+(\\.\\d+)?, \\d+\\.\\d\\d, \\d+|—)$`, 'm'));
     }
     expect(alertsTable).toMatch(/^ {2}total +\d+/m);
     expect(scoreTable).toMatch(/^ {2}overall \(micro\) +\d+/m);

@@ -52,11 +52,45 @@ describe('pipeline: order, duplicates, suppression', () => {
     expect(r.alerts).toHaveLength(0); // 9 distinct failures: below the threshold of 10
   });
 
-  it('gives one alert per cooldown, and a new one after it', () => {
-    const evs = [...attack('a1', 0, 10), ...attack('a1', 10 * MIN, 10), ...attack('a1', 45 * MIN, 10)];
-    const r = run(evs, { rules: R });
-    expect(r.of('brute_force').map((a) => a.ts)).toEqual([new Date(Date.parse('2026-03-02T08:00:00Z') + 9 * 15_000).toISOString(), expect.any(String)]);
-    expect(r.stats.suppressedCooldown.brute_force).toBeGreaterThan(0);
+  describe('alert episodes', () => {
+    const R30 = only(['brute_force'], { brute_force: { cooldown: '30m', longWindowEnabled: false } });
+    const t = (offsetMs: number) => new Date(Date.parse('2026-03-02T08:00:00Z') + offsetMs).toISOString();
+
+    it('findings less than the cooldown apart are one episode, paged once however long it lasts', () => {
+      // A fresh burst every 20 minutes for 100 minutes: each fires, none is 30 minutes from the last.
+      const evs = [0, 20, 40, 60, 80, 100].flatMap((m) => attack('a1', m * MIN, 10));
+      const r = run(evs, { rules: R30 });
+      expect(r.of('brute_force').map((a) => a.ts)).toEqual([t(9 * 15_000)]);
+      expect(r.of('brute_force')[0]!.episode).toBeUndefined();
+      expect(r.stats.suppressedCooldown.brute_force).toBeGreaterThanOrEqual(5);
+    });
+
+    it('a cooldown without findings closes the episode: the next finding opens a new one', () => {
+      const evs = [...attack('a1', 0, 10), ...attack('a1', 45 * MIN, 10)];
+      const alerts = run(evs, { rules: R30 }).of('brute_force');
+      expect(alerts.map((a) => a.ts)).toEqual([t(9 * 15_000), t(45 * MIN + 9 * 15_000)]);
+      expect(alerts.map((a) => a.episode)).toEqual([undefined, undefined]);
+    });
+
+    it('a higher severity pages again, naming the episode it belongs to', () => {
+      const evs = [...attack('a1', 0, 12), login('a1', 4 * MIN, HOME, true)];
+      const alerts = run(evs, { rules: R30 }).of('brute_force');
+      expect(alerts.map((a) => a.severity)).toEqual(['high', 'critical']);
+      expect(alerts[1]!.episode).toEqual({ id: alerts[0]!.alertId, start: alerts[0]!.ts, findings: 4 });
+    });
+
+    it('an episode older than episodeMax closes, so an endless incident pages again', () => {
+      const evs = Array.from({ length: 10 }, (_, i) => attack('a1', i * 20 * MIN, 10)).flat();
+      const rules = only(['brute_force'], { brute_force: { cooldown: '30m', longWindowEnabled: false } }, { episodeMax: '1h' });
+      // Bursts at 0, 20, ... 180 minutes: episodes open at 0 and at the first finding an hour or more later.
+      expect(run(evs, { rules }).of('brute_force').map((a) => a.ts)).toEqual([t(9 * 15_000), t(60 * MIN + 9 * 15_000), t(120 * MIN + 9 * 15_000), t(180 * MIN + 9 * 15_000)]);
+    });
+
+    it('this test can fail: with a cooldown of 0 every finding pages', () => {
+      const evs = [0, 20, 40].flatMap((m) => attack('a1', m * MIN, 10));
+      const r = run(evs, { rules: only(['brute_force'], { brute_force: { cooldown: '0s', longWindowEnabled: false } }) });
+      expect(r.of('brute_force').length).toBeGreaterThanOrEqual(3);
+    });
   });
 
   it('drops findings for allowlisted accounts and networks (global and per detector)', () => {

@@ -88,8 +88,14 @@ describe('viewing_anomaly', () => {
     expect(a.eventIds).toEqual([binge[0]!.eventId, idAt(binge, atUtc(14, 15))]);
   });
 
-  it('re-alerts a binge once a window later, not every cooldown', () => {
+  it('a binge that goes on is one episode: one page with the default rules', () => {
     const alerts = run(watch('acc1', 0, 41 * HOUR), { rules: R }).of('viewing_anomaly');
+    expect(alerts.map((a) => [a.ts, a.evidence.reason])).toEqual([['2026-03-03T00:05:00.000Z', 'absolute_cap']]);
+  });
+
+  it('re-alerts a binge once a window later, not every cooldown (with a short episode gap)', () => {
+    const short = only(['viewing_anomaly'], { viewing_anomaly: { cooldown: '30m' } });
+    const alerts = run(watch('acc1', 0, 41 * HOUR), { rules: short }).of('viewing_anomaly');
     expect(alerts.map((a) => [a.ts, a.evidence.reason, a.evidence.hours])).toEqual([
       ['2026-03-03T00:05:00.000Z', 'absolute_cap', 16.1],
       // 24 h later the window (hours 01:00..00:59) is all viewing.

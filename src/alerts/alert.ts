@@ -14,6 +14,12 @@ export interface Alert {
   readonly evidence: Readonly<Record<string, unknown>>;
   readonly eventIds: readonly string[];
   readonly rulesVersion: string;
+  /**
+   * Present when the alert updates an open episode instead of opening one (a severity rise):
+   * the opening alert's id, the episode's first event time and the findings it has had so far.
+   * An alert without it opened an episode, whose id is its own alertId.
+   */
+  readonly episode?: { readonly id: string; readonly start: string; readonly findings: number };
   /** Present (true) only for alerts of detectors in shadow mode. */
   readonly shadow?: true;
 }
@@ -40,6 +46,7 @@ export interface AlertParts {
   readonly eventIds: readonly string[];
   readonly rulesVersion: string;
   readonly shadow: boolean;
+  readonly episode?: { readonly id: string; readonly start: number; readonly findings: number };
 }
 
 export function toAlert(p: AlertParts): Alert {
@@ -56,6 +63,7 @@ export function toAlert(p: AlertParts): Alert {
   alert.evidence = p.evidence;
   alert.eventIds = ids;
   alert.rulesVersion = p.rulesVersion;
+  if (p.episode !== undefined) alert.episode = { id: p.episode.id, start: new Date(p.episode.start).toISOString(), findings: p.episode.findings };
   if (p.shadow) alert.shadow = true;
   return alert as unknown as Alert;
 }

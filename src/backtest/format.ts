@@ -122,10 +122,13 @@ export const SCORE_COLUMNS: readonly Col[] = [
   { header: 'matched', right: true },
   { header: 'precision', right: true },
   { header: 'trap alerts', right: true },
+  { header: 'alerts/incident (median, mean, max)', right: true },
 ];
 
 function scoreCells(s: DetectorScore, name = s.detector): string[] {
-  return [name, num.format(s.incidents), num.format(s.detected), pct(s.recall), num.format(s.alerts), num.format(s.matched), pct(s.precision), num.format(s.trapViolations)];
+  const p = s.alertsPerIncident;
+  const pages = p === null ? '—' : `${num.format(p.median)}, ${p.mean.toFixed(2)}, ${num.format(p.max)}`;
+  return [name, num.format(s.incidents), num.format(s.detected), pct(s.recall), num.format(s.alerts), num.format(s.matched), pct(s.precision), num.format(s.trapViolations), pages];
 }
 
 export function scoreTable(s: SideResult): { cols: readonly Col[]; rows: string[][] } {

@@ -47,6 +47,12 @@ export interface DetectorScore {
   readonly precision: number | null;
   /** Alerts of this detector that match a trap listing it as quiet. */
   readonly trapViolations: number;
+  /**
+   * Pages per detected incident: the median, mean and largest number of this detector's alerts
+   * matching one of its detected incidents (null when none was detected). One incident should
+   * page about once; repeats are what alert episodes fold together.
+   */
+  readonly alertsPerIncident: { readonly median: number; readonly mean: number; readonly max: number } | null;
 }
 
 export interface ClassScore {
@@ -163,6 +169,8 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
   const classified = labels.incidents.some((i) => i.class !== undefined);
   const classOf = (inc: LabelIncident) => inc.class ?? inc.detector;
   const classAlerts = new Map<string, number>();
+  /** Incident id → alerts of its own detector matching it. */
+  const ownPerIncident = new Map<string, number>();
   const classOwnAlerts = new Map<string, number>();
   const trapClassAlerts = new Map<string, number>();
 
@@ -185,6 +193,7 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
       for (const c of own) bump(classOwnAlerts, c);
     }
     for (const inc of hits) {
+      if (inc.detector === alert.detector) bump(ownPerIncident, inc.id);
       let s = detectedBy.get(inc.id);
       if (!s) detectedBy.set(inc.id, (s = new Set()));
       s.add(alert.detector);
@@ -236,6 +245,7 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
       matched: m,
       precision: ratio(m, n),
       trapViolations: violationCount.get(d) ?? 0,
+      alertsPerIncident: pagesPerIncident(mine.map((i) => ownPerIncident.get(i.id) ?? 0)),
     };
   });
   const sum = (f: (s: DetectorScore) => number) => perDetector.reduce((a, s) => a + f(s), 0);
@@ -248,6 +258,7 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
     matched: sum((s) => s.matched),
     precision: ratio(sum((s) => s.matched), sum((s) => s.alerts)),
     trapViolations: sum((s) => s.trapViolations),
+    alertsPerIncident: pagesPerIncident(labels.incidents.map((i) => ownPerIncident.get(i.id) ?? 0)),
   };
 
   const order = new Map(DETECTOR_IDS.map((d, i) => [d, i]));
@@ -303,4 +314,13 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
   for (const [k, ids] of incidentsByKey) byKey.set(k, [...ids].sort());
 
   return { slackMs: slack, perDetector, overall, perClass, perTrapClass, missed, unexplained, violations: violationList, incidentsByKey: byKey };
+}
+
+/** Median and maximum over the incidents that got at least one alert (undetected ones are recall's business). */
+function pagesPerIncident(counts: readonly number[]): { median: number; mean: number; max: number } | null {
+  const hit = counts.filter((n) => n > 0).sort((a, b) => a - b);
+  if (hit.length === 0) return null;
+  const mid = hit.length >> 1;
+  const median = hit.length % 2 === 1 ? hit[mid]! : (hit[mid - 1]! + hit[mid]!) / 2;
+  return { median, mean: hit.reduce((a, b) => a + b, 0) / hit.length, max: hit[hit.length - 1]! };
 }

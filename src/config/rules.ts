@@ -37,6 +37,8 @@ export interface Rules {
   readonly effective: EffectiveRules;
   readonly latenessMs: number;
   readonly dedupeHorizonMs: number;
+  /** See `episodeMax` in the rules: the longest an alert episode stays open. */
+  readonly episodeMaxMs: number;
   readonly allowlist: Allowlist;
   /** Enabled detectors, in registry order (composites after the detectors they read). */
   readonly detectors: readonly DetectorRule[];
@@ -191,6 +193,7 @@ function compile(effective: EffectiveRules, source: string): Rules {
     effective: deepFreeze(effective),
     latenessMs: parseDuration(effective.lateness),
     dedupeHorizonMs: parseDuration(effective.dedupeHorizon),
+    episodeMaxMs: parseDuration(effective.episodeMax),
     allowlist: new Allowlist(effective.allowlist),
     detectors: Object.freeze(detectors),
   });

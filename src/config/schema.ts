@@ -62,8 +62,10 @@ export function rulesSchema(specs: readonly DetectorSpec[]) {
     lateness: duration(...LATENESS_BOUNDS).default('30s'),
     /** How long an eventId is remembered to drop redelivered duplicates (event time). */
     dedupeHorizon: duration('0s', '7d').default('1h'),
-    /** Repeated triggers of one detector on one key within this give one alert. */
+    /** Findings of one detector on one key less than this apart are one episode, paged once. */
     cooldown: duration('0s', '90d').default('30m'),
+    /** An episode older than this closes: the next finding pages again (a weekly reminder). */
+    episodeMax: duration('1h', '90d').default('7d'),
     allowlist: allowlistSchema,
     geo: geoSchema.optional(),
     detectors: z.strictObject(detectors).prefault({}),

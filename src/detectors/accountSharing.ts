@@ -167,6 +167,8 @@ export const accountSharing = defineDetector({
   id: 'account_sharing',
   keyKind: 'account',
   defaultSeverity: 'medium',
+  // Sharing is a pattern of weeks: findings days apart are the same episode.
+  defaultCooldown: '7d',
   description:
     'Playback within a window (30 d) from several households (a city, or a network prefix where the location is coarse), each streaming on days spread over a week or more.',
   options,

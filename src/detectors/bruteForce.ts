@@ -63,6 +63,9 @@ export const bruteForce = defineDetector({
   id: 'brute_force',
   keyKind: 'account',
   defaultSeverity: 'high',
+  // A slow brute force keeps finding for as long as its long window (24h): one episode, paged
+  // once and again when it escalates to a success, not once per global cooldown.
+  defaultCooldown: '24h',
   description: 'N or more failed logins on one account within a window (critical when a success follows), or many over a long window (slow brute force).',
   options,
   create(o): Detector<State> {

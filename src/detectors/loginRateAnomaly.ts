@@ -83,8 +83,8 @@ export const loginRateAnomaly = defineDetector({
   keyKind: 'account',
   defaultSeverity: 'medium',
   description: "An account's login attempts (or failures) in a window far above its own baseline (robust z-score).",
-  // A slow attack stays above the account's baseline for most of a day: one alert per six
-  // hours, not one per global cooldown (30 min), keeps it to a few alerts per episode.
+  // A slow attack stays above the account's baseline for most of a day, with findings hours
+  // apart: a six-hour gap keeps it one episode.
   defaultCooldown: '6h',
   options,
   create(o): Detector<State> {

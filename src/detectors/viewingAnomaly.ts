@@ -161,6 +161,8 @@ export const viewingAnomaly = defineDetector({
   id: 'viewing_anomaly',
   keyKind: 'account',
   defaultSeverity: 'high',
+  // A jump in viewing lasts days: findings on the following days are the same episode.
+  defaultCooldown: '3d',
   description:
     "Viewing time (all screens counted once) in a sliding window (24 h) above an absolute cap, or far above the account's own daily habit (robust z over recent days).",
   options,

@@ -16,9 +16,26 @@ export interface KeyRecord {
   lastTs: number;
   /** Detector states by slot within the key kind (DETECTOR_INDEX; sparse: most keys touch few detectors). */
   states: unknown[];
-  /** Cooldown bookkeeping by the same slots: time and severity rank of the last alert. */
-  coolTs?: (number | undefined)[];
-  coolRank?: number[];
+  /** The open alert episode of each detector slot (see `raise`); absent for most keys. */
+  episodes?: (Episode | undefined)[];
+}
+
+/**
+ * One incident as the pager sees it: the findings of one detector on one key that keep coming
+ * less than the cooldown apart. It opens with an alert, pages again only when the severity
+ * rises, and closes after a cooldown without findings or once it is `episodeMax` old.
+ */
+export interface Episode {
+  /** The alertId of the alert that opened it. */
+  readonly id: string;
+  /** Event time of the opening finding. */
+  readonly start: number;
+  /** Event time of the latest finding. */
+  last: number;
+  /** Severity rank of the latest alert: only a higher one pages again. */
+  rank: number;
+  /** Findings so far, the opening one included. */
+  findings: number;
 }
 
 /**
@@ -53,8 +70,10 @@ export interface KeySnapshot {
   readonly v: 1;
   readonly lastTs: number;
   readonly detectors: Readonly<Record<string, { readonly v: number; readonly s: unknown }>>;
-  /** Cooldown per detector id: [time of the last alert, its severity rank]. */
+  /** Written by releases before alert episodes: [time of the last alert, its severity rank], read as an episode. */
   readonly cooldown?: Readonly<Record<string, readonly [number, number]>>;
+  /** Open alert episode per detector id: [episode id, start, latest finding, severity rank, findings]. */
+  readonly episodes?: Readonly<Record<string, readonly [string, number, number, number, number]>>;
 }
 
 /** What a restore kept and left out of one key's snapshot. */
@@ -115,6 +134,8 @@ export class Engine {
   private readonly ctx: Context;
   private retention: Record<KeyKind, number> = { account: 0, ip: 0 };
   private clock = Number.NEGATIVE_INFINITY;
+  /** How long an alert episode may last before the next finding opens a new one (rules `episodeMax`). */
+  private episodeMaxMs: number;
   private nextSweep = Number.NEGATIVE_INFINITY;
   /** The rule whose detector is running; read by `emit` (bound once, not a closure per event). */
   private current: DetectorRule | undefined;
@@ -143,6 +164,7 @@ export class Engine {
     private readonly options: EngineOptions = {},
   ) {
     this.rules = rules;
+    this.episodeMaxMs = rules.episodeMaxMs;
     this.detectors = this.selectDetectors(rules);
     this.ctx = new Context(locator);
     this.retention = this.computeRetention(rules);
@@ -160,6 +182,7 @@ export class Engine {
   /** Swaps in new rules. State carries over: detectors with the same id keep their state. */
   setRules(rules: Rules): void {
     this.rules = rules;
+    this.episodeMaxMs = rules.episodeMaxMs;
     this.detectors = this.selectDetectors(rules);
     this.retention = this.computeRetention(rules);
     this.planSweeps(rules);
@@ -279,19 +302,23 @@ export class Engine {
       rec = { lastTs: ev.ts, states: newStates(kind) };
       store.set(finding.key, rec);
     }
-    // Cooldown: one alert per detector and key per period, unless the severity escalates
-    // (a brute force that ends in a success must reach the analyst even minutes after the first alert).
-    const coolTs = (rec.coolTs ??= []);
-    const coolRank = (rec.coolRank ??= []);
-    const lastTs = coolTs[slot];
-    if (lastTs !== undefined && ev.ts - lastTs < rule.cooldownMs && rank <= (coolRank[slot] ?? 0)) {
-      bump(this.stats.suppressedCooldown, rule.id);
-      return;
-    }
-    coolTs[slot] = ev.ts;
-    coolRank[slot] = rank;
+    // Episodes: findings of one detector on one key that keep coming less than the cooldown apart
+    // are one incident, paged once, and again only when the severity rises (a brute force that
+    // ends in a success must reach the analyst even minutes after the first alert). An episode
+    // older than episodeMax closes, so a campaign that never stops still pages once a day.
+    const episodes = (rec.episodes ??= []);
+    let ep = episodes[slot];
+    if (ep !== undefined && (ev.ts - ep.last >= rule.cooldownMs || ev.ts - ep.start >= this.episodeMaxMs)) ep = undefined;
     if (this.changes !== undefined) this.changes.dirty[kind].add(finding.key);
-
+    if (ep !== undefined) {
+      if (ev.ts > ep.last) ep.last = ev.ts;
+      ep.findings++;
+      if (rank <= ep.rank) {
+        bump(this.stats.suppressedCooldown, rule.id);
+        return;
+      }
+      ep.rank = rank;
+    }
     const alert = toAlert({
       detector: rule.id,
       severity,
@@ -304,7 +331,12 @@ export class Engine {
       eventIds: finding.eventIds,
       rulesVersion: this.rules.version,
       shadow: rule.shadow,
+      episode: ep === undefined ? undefined : { id: ep.id, start: ep.start, findings: ep.findings },
     });
+    if (ep === undefined) {
+      ep = { id: alert.alertId, start: ev.ts, last: ev.ts, rank, findings: 1 };
+      episodes[slot] = ep;
+    }
     bump(this.stats.alertsByDetectorSeverity, `${rule.id}|${severity}|${rule.shadow ? 'shadow' : 'enforce'}`);
     if (rule.shadow) bump(this.stats.shadowAlerts, rule.id);
     else {
@@ -336,9 +368,9 @@ export class Engine {
           continue;
         }
         const idle = now - rec.lastTs;
-        const coolTs = rec.coolTs;
-        // A key active within the shortest retention keeps every state: only cooldowns can lapse.
-        if (idle <= minRetention && coolTs === undefined) continue;
+        const episodes = rec.episodes;
+        // A key active within the shortest retention keeps every state: only episodes can close.
+        if (idle <= minRetention && episodes === undefined) continue;
         for (let i = 0; i < rules.length; i++) {
           const { slot, retentionMs, cooldownMs } = rules[i]!;
           if (idle > retentionMs && rec.states[slot] !== undefined) {
@@ -346,8 +378,9 @@ export class Engine {
             // The changelog must forget it too, or a restore would bring back state the live engine dropped.
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
-          if (coolTs !== undefined && coolTs[slot] !== undefined && now - coolTs[slot]! >= cooldownMs) {
-            coolTs[slot] = undefined;
+          const ep = episodes?.[slot];
+          if (ep !== undefined && (now - ep.last >= cooldownMs || now - ep.start >= this.episodeMaxMs)) {
+            episodes![slot] = undefined;
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
         }
@@ -377,16 +410,16 @@ export class Engine {
     const rec = this.stores[kind].get(key);
     if (rec === undefined) return undefined;
     const detectors: Record<string, { v: number; s: unknown }> = {};
-    let cooldown: Record<string, [number, number]> | undefined;
+    let open: Record<string, [string, number, number, number, number]> | undefined;
     for (const rule of this.rules.detectors) {
       if (rule.detector.keyKind !== kind) continue;
       const slot = DETECTOR_INDEX[rule.id]!;
       const state = rec.states[slot];
       if (state !== undefined) detectors[rule.id] = { v: rule.detector.stateVersion, s: state };
-      const ts = rec.coolTs?.[slot];
-      if (ts !== undefined) (cooldown ??= {})[rule.id] = [ts, rec.coolRank?.[slot] ?? 0];
+      const ep = rec.episodes?.[slot];
+      if (ep !== undefined) (open ??= {})[rule.id] = [ep.id, ep.start, ep.last, ep.rank, ep.findings];
     }
-    return cooldown === undefined ? { v: 1, lastTs: rec.lastTs, detectors } : { v: 1, lastTs: rec.lastTs, detectors, cooldown };
+    return open === undefined ? { v: 1, lastTs: rec.lastTs, detectors } : { v: 1, lastTs: rec.lastTs, detectors, episodes: open };
   }
 
   /**
@@ -407,11 +440,14 @@ export class Engine {
         restored++;
       }
     }
+    // A snapshot from before episodes: its last alert is an episode of one finding, id unknown.
     for (const [id, [ts, rank]] of Object.entries(snap.cooldown ?? {})) {
       if (this.ruleOf(kind, id) === undefined) continue;
-      const slot = DETECTOR_INDEX[id]!;
-      (rec.coolTs ??= [])[slot] = ts;
-      (rec.coolRank ??= [])[slot] = rank;
+      (rec.episodes ??= [])[DETECTOR_INDEX[id]!] = { id: '', start: ts, last: ts, rank, findings: 1 };
+    }
+    for (const [id, [epId, start, last, rank, findings]] of Object.entries(snap.episodes ?? {})) {
+      if (this.ruleOf(kind, id) === undefined) continue;
+      (rec.episodes ??= [])[DETECTOR_INDEX[id]!] = { id: epId, start, last, rank, findings };
     }
     this.stores[kind].set(key, rec);
     return { restored, dropped };

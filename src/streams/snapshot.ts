@@ -75,6 +75,14 @@ export function decodeKeySnapshot(bytes: Buffer | string): KeySnapshot {
       if (!Array.isArray(c) || c.length !== 2 || typeof c[0] !== 'number' || typeof c[1] !== 'number') throw corrupt(`cooldown ${id}: not [ts, rank]`);
     }
   }
+  if (o.episodes !== undefined) {
+    if (typeof o.episodes !== 'object' || o.episodes === null) throw corrupt('episodes is not an object');
+    for (const [id, e] of Object.entries(o.episodes as Record<string, unknown>)) {
+      if (!Array.isArray(e) || e.length !== 5 || typeof e[0] !== 'string' || !e.slice(1).every((n) => typeof n === 'number' && Number.isFinite(n))) {
+        throw corrupt(`episode ${id}: not [id, start, last, rank, findings]`);
+      }
+    }
+  }
   return o as unknown as KeySnapshot;
 }
 

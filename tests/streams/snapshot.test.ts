@@ -159,7 +159,7 @@ describe('changelog snapshots and restore', () => {
     p.flush();
     const snap = p.core.snapshotKey('account', 'acc-v')!;
     expect(Object.keys(snap.detectors)).toContain('brute_force');
-    expect(snap.cooldown?.brute_force).toBeDefined();
+    expect(snap.episodes?.brute_force).toBeDefined();
     const bf = snap.detectors.brute_force!;
     const tampered = decodeKeySnapshot(
       JSON.stringify({ ...snap, detectors: { ...snap.detectors, brute_force: { v: bf.v + 1, s: bf.s }, retired_detector: { v: 1, s: { x: 1 } } } }),
@@ -177,8 +177,13 @@ describe('changelog snapshots and restore', () => {
     const restored = q.core.snapshotKey('account', 'acc-v')!;
     expect(restored.detectors.brute_force).toBeUndefined();
     expect(restored.detectors.login_rate_anomaly).toEqual(snap.detectors.login_rate_anomaly);
-    // Cooldown is rules bookkeeping, not detector state: kept while the detector exists.
-    expect(restored.cooldown?.brute_force).toEqual(snap.cooldown?.brute_force);
+    // The open episode is rules bookkeeping, not detector state: kept while the detector exists.
+    expect(restored.episodes?.brute_force).toEqual(snap.episodes?.brute_force);
+    // A snapshot written before episodes (cooldown: [last alert, rank]) restores as an episode of one finding.
+    const old = decodeKeySnapshot(JSON.stringify({ v: 1, lastTs: snap.lastTs, detectors: {}, cooldown: { brute_force: [snap.lastTs, 2] } }));
+    const s2 = new Pipeline<undefined>({ rules, locator, keyKind: 'account', onAlert: () => undefined });
+    s2.core.restoreKey('account', 'acc-v', old);
+    expect(s2.core.snapshotKey('account', 'acc-v')!.episodes?.brute_force).toEqual(['', snap.lastTs, snap.lastTs, 2, 1]);
 
     // Rules with the detector switched off: its state is not restored.
     const off = parseRules('detectors:\n  brute_force:\n    enabled: false\n', 'off.yaml');
@@ -188,7 +193,7 @@ describe('changelog snapshots and restore', () => {
   });
 
   it('a corrupt snapshot or task record is an FW_STATE_CORRUPT error the restore can log and skip', () => {
-    for (const bad of ['{', '[]', '{"v":2,"lastTs":1,"detectors":{}}', '{"v":1,"lastTs":"x","detectors":{}}', '{"v":1,"lastTs":1,"detectors":{"a":5}}', '{"v":1,"lastTs":1,"detectors":{},"cooldown":{"a":[1]}}']) {
+    for (const bad of ['{', '[]', '{"v":2,"lastTs":1,"detectors":{}}', '{"v":1,"lastTs":"x","detectors":{}}', '{"v":1,"lastTs":1,"detectors":{"a":5}}', '{"v":1,"lastTs":1,"detectors":{},"cooldown":{"a":[1]}}', '{"v":1,"lastTs":1,"detectors":{},"episodes":{"a":["x",1,2]}}', '{"v":1,"lastTs":1,"detectors":{},"episodes":{"a":[1,1,2,3,4]}}']) {
       expect(() => decodeKeySnapshot(bad), bad).toThrow(expect.objectContaining({ code: 'FW_STATE_CORRUPT' }));
     }
     expect(() => decodeTaskRecord('{"v":1,"committed":-1}')).toThrow(expect.objectContaining({ code: 'FW_STATE_CORRUPT' }));
