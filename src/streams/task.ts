@@ -389,8 +389,8 @@ export class StateTask {
   /**
    * An event whose scoring threw: dead-lettered as the task's other output, in the transaction
    * that commits past it, so a restore neither loses nor repeats it (its offset is among those
-   * processed); never retried. A login fails in each task that scores it: one dead letter per
-   * task whose detectors threw.
+   * processed); never retried. A login is scored by an account task and by an IP task: each one
+   * whose detectors throw on it dead-letters it.
    */
   private deadLetterProcessingError(err: unknown, ev: FraudEvent, tag: Tag): void {
     const source = { topic: this.o.inputTopic, partition: tag.origin, offset: tag.originOffset };
