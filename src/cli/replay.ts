@@ -3,7 +3,8 @@ import { JsonlSink } from '../alerts/sink.js';
 import { bindGeo } from '../config/rules.js';
 import { describeGeo } from '../geo/locator.js';
 import { openLocator } from '../geo/setting.js';
-import { replayLog, type InvalidLine } from '../io/replay.js';
+import { FraudwatchError } from '../errors.js';
+import { replayLog, type InvalidLine, type ProcessingErrorLine } from '../io/replay.js';
 import { checkLogPath } from './logPath.js';
 import { ProgressBar } from './progress.js';
 import { rulesFromFlag, rulesLabel } from './rulesFlag.js';
@@ -38,16 +39,28 @@ export async function replayCommand(events: string, flags: ReplayFlags): Promise
   const shadowSink = flags.shadowOut ? JsonlSink.toFile(flags.shadowOut) : sink;
   const invalidOut = flags.invalidOut ? createWriteStream(flags.invalidOut) : undefined;
   let quoted = 0;
+  let quotedErrors = 0;
   let bar: ProgressBar | undefined;
+  /** Written past the bar, a warning would land on the bar's line and be drawn over. */
+  const warn = (line: string): void => {
+    if (bar !== undefined) bar.log(line);
+    else process.stderr.write(line);
+  };
 
   const onInvalid = (inv: InvalidLine): void => {
     invalidOut?.write(JSON.stringify({ line: inv.lineNumber, reason: inv.reason, message: inv.message, text: inv.text }) + '\n');
     if (!flags.quiet && quoted < INVALID_EXAMPLES) {
       quoted++;
-      const line = `${events}:${inv.lineNumber}: ${inv.reason}: ${inv.message}\n`;
-      // Written past the bar, a warning would land on the bar's line and be drawn over.
-      if (bar !== undefined) bar.log(line);
-      else process.stderr.write(line);
+      warn(`${events}:${inv.lineNumber}: ${inv.reason}: ${inv.message}\n`);
+    }
+  };
+
+  // A bug, not the log's fault: the event is skipped and replay goes on, as the daemon does
+  // (which dead-letters it), so both give the same alerts. The first few are quoted.
+  const onProcessingError = (e: ProcessingErrorLine): void => {
+    if (!flags.quiet && quotedErrors < INVALID_EXAMPLES) {
+      quotedErrors++;
+      warn(`${events}:${e.lineNumber}: processing_error: FW_INTERNAL: event ${e.eventId}: ${e.message}\n`);
     }
   };
 
@@ -69,11 +82,23 @@ export async function replayCommand(events: string, flags: ReplayFlags): Promise
       strict: flags.strict,
       onAlert: (alert) => (alert.shadow ? shadowSink : sink).write(alert),
       onInvalid,
+      onProcessingError,
       onProgress,
     });
     bar?.stop();
     if (!flags.quiet) {
       process.stderr.write(formatSummary(`fraudwatch replay: ${events}`, result.stats, result.lines, result.elapsedMs, `${rulesLabel(rules)}, geo ${describeGeo(rules.geo)}`));
+    }
+    const failed = result.stats.processingErrors;
+    if (flags.strict && failed > 0) {
+      // --strict promises that every line of the log was taken as it is. An event that could not
+      // be scored breaks that promise, but only its own alerts are missing, so the whole log is
+      // still replayed (the output is the daemon's) before the run fails; an invalid line, the
+      // log's own fault, stops --strict at once instead. Exit 1 as for an invalid line: the log
+      // did not go through whole (2 would say the command was misused).
+      const err = new FraudwatchError('FW_INTERNAL', `--strict: ${failed} event(s) could not be scored (processing_error)`);
+      process.stderr.write(`fraudwatch: ${err.code}: ${err.message}\n`);
+      process.exitCode = 1;
     }
   } finally {
     bar?.stop();

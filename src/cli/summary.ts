@@ -23,6 +23,7 @@ export function formatSummary(title: string, stats: Stats, lines: number, elapse
     ['invalid', `${fmt.format(stats.invalidTotal)}${breakdown(stats.invalid)}`],
     ['duplicates', fmt.format(stats.duplicates)],
     ['late', fmt.format(stats.late)],
+    ['processing errors', fmt.format(stats.processingErrors)],
     ['alerts', `${fmt.format(total(stats.alerts))}${breakdown(stats.alerts)}`],
     ['shadow alerts', `${fmt.format(total(stats.shadowAlerts))}${breakdown(stats.shadowAlerts)}`],
     ['suppressed (cooldown)', `${fmt.format(total(stats.suppressedCooldown))}${breakdown(stats.suppressedCooldown)}`],

@@ -9,7 +9,7 @@ import { FraudwatchError } from '../errors.js';
 import { GeoBinding } from '../geo/live.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { defaultPartitioner } from '../kafka/client.js';
-import { deadLetterMessage } from '../kafka/deadLetter.js';
+import { deadLetterMessage, processingErrorDeadLetter, ProcessingErrorLog } from '../kafka/deadLetter.js';
 import { SourceGroup } from '../streams/sourceGroup.js';
 import { describeConfig, type DaemonConfig } from './config.js';
 import { reloadRulesFile } from './lifecycle.js';
@@ -22,6 +22,8 @@ interface Tag {
   readonly offset: number;
   /** Wall clock (performance.now) when the daemon received it, for the latency histogram. */
   readonly receivedAt: number;
+  /** The record's value as decoded: dead-lettered with it should its scoring fail. */
+  readonly raw: string;
 }
 
 interface Outgoing {
@@ -63,6 +65,7 @@ export class Daemon extends KafkaService {
   private polling = false;
   private lateReported = 0;
   private producerHealthy = true;
+  private readonly processingErrors: ProcessingErrorLog;
   private lock: Promise<unknown> = Promise.resolve();
   protected readonly shutdownTimeoutMessage = 'shutdown took longer than 10 s; exiting without a clean disconnect';
 
@@ -77,7 +80,9 @@ export class Daemon extends KafkaService {
       locator,
       latenessMs: config.latenessMs,
       onAlert: (alert, trigger, tag) => this.queueAlert(alert, trigger, tag),
+      onProcessingError: (err, ev, tag) => this.deadLetterProcessingError(err, ev, tag),
     });
+    this.processingErrors = new ProcessingErrorLog(log);
     this.metrics = new DaemonMetrics(this.pipeline.stats);
     this.metrics.rulesInfo.set({ version: this.pipeline.rules.version }, 1);
     this.geo.attach(this.metrics, () => void this.exclusive(async () => this.pipeline.setRules(this.geo.rules)));
@@ -189,10 +194,11 @@ export class Daemon extends KafkaService {
         continue;
       }
       const receivedAt = performance.now();
-      const result = decodeEvent(m.value === null ? '' : m.value.toString('utf8'));
-      if (result.ok) this.pipeline.push(result.event, partition, { partition, offset, receivedAt });
+      const raw = m.value === null ? '' : m.value.toString('utf8');
+      const result = decodeEvent(raw);
+      if (result.ok) this.pipeline.push(result.event, partition, { partition, offset, receivedAt, raw });
       else {
-        this.pipeline.offer(result, partition, { partition, offset, receivedAt });
+        this.pipeline.offer(result, partition, { partition, offset, receivedAt, raw });
         this.outbox.push({ topic: this.config.dlqTopic, message: deadLetterMessage(m, { topic: this.config.inputTopic, partition, offset }, result.reason, result.message) });
       }
       next = offset + 1;
@@ -232,6 +238,7 @@ export class Daemon extends KafkaService {
       // some partition not caught up, never passes.)
       if (this.pipeline.buffered > 0 && now - this.progress.quietSince() >= Math.max(lateness, this.config.idleMs)) this.pipeline.flush();
       this.reportProgress();
+      this.processingErrors.flush();
       this.metrics.buffered.set(this.pipeline.buffered);
       const keys = this.pipeline.core.keyCounts();
       this.metrics.trackedKeys.set({ kind: 'account' }, keys.account);
@@ -356,6 +363,16 @@ export class Daemon extends KafkaService {
       throw new FraudwatchError('FW_KAFKA_COMMIT', (err as Error).message, {}, { cause: err });
     }
     for (const o of offsets) this.committed.set(o.partition, Number(o.offset));
+  }
+
+  /**
+   * An event whose scoring threw: dead-lettered in order with the alerts (committed only once it
+   * is produced, as they are), never retried; the next events are scored as usual.
+   */
+  private deadLetterProcessingError(err: unknown, ev: FraudEvent, tag: Tag): void {
+    const source = { topic: this.config.inputTopic, partition: tag.partition, offset: tag.offset };
+    this.outbox.push({ topic: this.config.dlqTopic, message: processingErrorDeadLetter(tag.raw, ev, source, err) });
+    this.processingErrors.report(err, { eventId: ev.eventId, partition: tag.partition, offset: tag.offset });
   }
 
   private queueAlert(alert: Alert, _trigger: FraudEvent, tag: Tag): void {

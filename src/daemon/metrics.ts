@@ -38,6 +38,12 @@ export class DaemonMetrics {
   private readonly invalid = new Counter({ name: 'fraudwatch_invalid_events_total', help: 'Invalid records sent to the dead-letter topic, by reason', labelNames: ['reason'], registers: [this.registry] });
   private readonly duplicates = new Counter({ name: 'fraudwatch_duplicate_events_total', help: 'Events dropped as repeated eventIds', registers: [this.registry] });
   private readonly late = new Counter({ name: 'fraudwatch_late_events_total', help: 'Events that arrived later than the lateness (scored out of order)', registers: [this.registry] });
+  private readonly processingErrors = new Counter({
+    name: 'fraudwatch_processing_errors_total',
+    // Unlabelled: prom-client exports it at 0 from the first scrape, like the other plain counters.
+    help: 'Events whose scoring failed (a bug, logged as FW_INTERNAL): dead-lettered with reason processing_error, not retried',
+    registers: [this.registry],
+  });
   private readonly alerts = new Counter({ name: 'fraudwatch_alerts_total', help: 'Alerts produced, by detector, severity and mode', labelNames: ['detector', 'severity', 'mode'], registers: [this.registry] });
   private readonly suppressed = new Counter({ name: 'fraudwatch_alerts_suppressed_total', help: 'Findings suppressed, by detector and reason (cooldown, allowlist)', labelNames: ['detector', 'reason'], registers: [this.registry] });
   readonly reloads = new Counter({ name: 'fraudwatch_rules_reloads_total', help: 'Rules reloads, by result (applied, rejected)', labelNames: ['result'], registers: [this.registry] });
@@ -127,6 +133,7 @@ export class DaemonMetrics {
     for (const [reason, n] of Object.entries(s.invalid)) this.catchUp(this.invalid, { reason }, `i:${reason}`, n ?? 0);
     this.catchUp(this.duplicates, {}, 'dup', s.duplicates);
     this.catchUp(this.late, {}, 'late', s.late);
+    this.catchUp(this.processingErrors, {}, 'perr', s.processingErrors);
     for (const [key, n] of Object.entries(s.alertsByDetectorSeverity)) {
       const [detector, severity, mode] = key.split('|') as [string, string, string];
       this.catchUp(this.alerts, { detector, severity, mode }, `a:${key}`, n);

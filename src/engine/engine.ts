@@ -250,6 +250,9 @@ export class Engine {
     // The memo lives for one event: a sweep or a restore between events may drop the record.
     this.memoKey.account = this.memoKey.ip = undefined;
     this.memoRec.account = this.memoRec.ip = undefined;
+    // So do the pending findings: an event abandoned by a detector that threw (the Pipeline counts
+    // and dead-letters it) must not have its findings raised with the next event.
+    this.pending.length = 0;
     const ctx = this.ctx;
     ctx.geo = ev.ip === undefined ? null : this.locator.lookup(ev.ip);
     ctx.findings.length = 0;

@@ -19,6 +19,26 @@ export interface PipelineOptions<T> {
   readonly latenessMs?: number;
   /** Run only the detectors of this key kind (the exactly-once runner's account and IP tasks). */
   readonly keyKind?: KeyKind;
+  /**
+   * Called when scoring one released event threw (a bug in a detector): the event has been
+   * counted (`stats.processingErrors`) and skipped, and the pipeline goes on with the next one.
+   * The daemon dead-letters it, replay reports it. Throwing from here stops the pipeline (replay
+   * --strict); its state is then only good for being dropped.
+   */
+  readonly onProcessingError?: (err: unknown, event: FraudEvent, tag: T) => void;
+}
+
+/**
+ * Test hook (like the daemon's FRAUDWATCH_FAULT=exit-before-commit): with
+ * FRAUDWATCH_FAULT=throw-on-event:<eventId>, scoring that event throws in every pipeline of the
+ * process (replay, the daemon, each exactly-once task), as a detector bug would. Read once per
+ * pipeline; unset, it costs one comparison per event.
+ */
+const FAULT_THROW_ON_EVENT = 'throw-on-event:';
+
+function faultEventId(): string | undefined {
+  const fault = process.env.FRAUDWATCH_FAULT;
+  return fault !== undefined && fault.startsWith(FAULT_THROW_ON_EVENT) ? fault.slice(FAULT_THROW_ON_EVENT.length) : undefined;
 }
 
 /**
@@ -65,6 +85,7 @@ export class Pipeline<T = undefined> {
   private lastId = '';
   private newest = Number.NEGATIVE_INFINITY;
   private currentTag: T | undefined;
+  private readonly faultEventId = faultEventId();
 
   constructor(private readonly options: PipelineOptions<T>) {
     this.latenessOverride = options.latenessMs;
@@ -267,7 +288,20 @@ export class Pipeline<T = undefined> {
     } else {
       this.stats.processed++;
       this.currentTag = tag;
-      this.engine.process(ev);
+      try {
+        if (this.faultEventId === ev.eventId) throw new Error(`FRAUDWATCH_FAULT test hook: scoring event ${ev.eventId} fails`);
+        this.engine.process(ev);
+      } catch (err) {
+        // Around one event, after the buffer and the dedupe have let it go: a detector that throws
+        // on some input would otherwise stop the stream, or crash the batch and have the same event
+        // read and thrown on again for ever. The event is skipped (its id stays seen, so a
+        // redelivery is a duplicate), none of its findings is raised, the engine starts the next
+        // event clean (Engine.process), and what follows is scored in order. Detectors that ran
+        // before the one that threw keep what they saw of it: there is no rollback.
+        this.currentTag = undefined;
+        this.stats.processingErrors++;
+        this.options.onProcessingError?.(err, ev, tag);
+      }
       this.currentTag = undefined;
     }
     this.options.onReleased?.(tag);

@@ -10,6 +10,11 @@ export class Stats {
   processed = 0;
   duplicates = 0;
   late = 0;
+  /**
+   * Events whose scoring threw (a bug in a detector): counted in `processed` too, skipped by the
+   * engine, dead-lettered by the daemon (reason processing_error), never retried.
+   */
+  processingErrors = 0;
   readonly byType: Record<string, number> = { login: 0, playback: 0, account_update: 0 };
   readonly invalid: Partial<Record<InvalidReason, number>> = {};
   readonly alerts: Record<string, number> = {};

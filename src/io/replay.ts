@@ -15,6 +15,13 @@ export interface InvalidLine {
   readonly text: string;
 }
 
+/** An event whose scoring threw (a bug): skipped, counted as a processing error, replay goes on. */
+export interface ProcessingErrorLine {
+  readonly lineNumber: number;
+  readonly eventId: string;
+  readonly message: string;
+}
+
 export interface ReplayOptions {
   readonly path: string;
   readonly rules: Rules;
@@ -22,6 +29,8 @@ export interface ReplayOptions {
   readonly latenessMs?: number;
   readonly onAlert: (alert: Alert) => void;
   readonly onInvalid?: (invalid: InvalidLine) => void;
+  /** An event whose scoring threw: skipped and counted (`stats.processingErrors`) as the daemon does, never fatal here. */
+  readonly onProcessingError?: (error: ProcessingErrorLine) => void;
   /** Invalid lines are fatal (FW_INPUT_INVALID naming the line). */
   readonly strict?: boolean;
   /** Called after each chunk read: bytes so far and the file size when known. May apply backpressure. */
@@ -41,11 +50,13 @@ export interface ReplayResult {
  */
 export async function replayLog(opts: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
-  const pipeline = new Pipeline<undefined>({
+  // Tagged with the line number: an event is released (and may fail) lines after it was read.
+  const pipeline = new Pipeline<number>({
     rules: opts.rules,
     locator: opts.locator,
     latenessMs: opts.latenessMs,
     onAlert: (alert) => opts.onAlert(alert),
+    onProcessingError: (err, ev, lineNumber) => opts.onProcessingError?.({ lineNumber, eventId: ev.eventId, message: err instanceof Error ? err.message : String(err) }),
   });
   const { stream, size } = openLog(opts.path);
   let bytes = 0;
@@ -60,7 +71,7 @@ export async function replayLog(opts: ReplayOptions): Promise<ReplayResult> {
         }
         opts.onInvalid?.({ lineNumber, reason: result.reason, message: result.message, text: line });
       }
-      pipeline.offer(result, 0, undefined);
+      pipeline.offer(result, 0, lineNumber);
     },
     opts.onProgress
       ? (n) => {

@@ -5,7 +5,9 @@ import type { Rules } from '../config/rules.js';
 import type { KeyKind } from '../detectors/types.js';
 import { Pipeline } from '../engine/pipeline.js';
 import { decodeEvent } from '../events/decode.js';
+import type { FraudEvent } from '../events/types.js';
 import type { GeoLocator } from '../geo/locator.js';
+import { processingErrorDeadLetter, ProcessingErrorLog } from '../kafka/deadLetter.js';
 import type { PartitionLog } from './changelog.js';
 import { SOURCE_HEADERS } from './repartition.js';
 import { decodeKeySnapshot, decodeTaskRecord, encodeKeySnapshot, encodeTaskRecord, parseStateKey, RangeCursor, stateKey, TASK_KEY, toRanges, type TaskRecord } from './snapshot.js';
@@ -20,6 +22,8 @@ interface Tag {
   readonly origin: number;
   readonly originOffset: string;
   readonly receivedAt: number;
+  /** The record's value as decoded (the input record's bytes): dead-lettered with it should its scoring fail. */
+  readonly raw: string;
 }
 
 export interface StateTaskOptions {
@@ -32,6 +36,11 @@ export interface StateTaskOptions {
   readonly inputPartitions: number;
   readonly alertsTopic: string;
   readonly shadowTopic: string;
+  /**
+   * Where events whose scoring throws are dead-lettered; the input topic's `.dlq` (the default
+   * dead-letter topic) when not given.
+   */
+  readonly dlqTopic?: string;
   readonly rules: Rules;
   readonly locator: GeoLocator;
   readonly latenessMs: number | undefined;
@@ -98,6 +107,7 @@ export class StateTask {
   private readonly received = new Map<number, number>();
   private positionDirty = true;
   private lateReported = 0;
+  private readonly processingErrors: ProcessingErrorLog;
   errors = 0;
 
   constructor(private readonly o: StateTaskOptions) {
@@ -108,11 +118,13 @@ export class StateTask {
       latenessMs: o.latenessMs,
       keyKind: o.kind,
       onAlert: (alert, _trigger, tag) => this.queueAlert(alert, tag),
+      onProcessingError: (err, ev, tag) => this.deadLetterProcessingError(err, ev, tag),
       onReleased: (tag) => {
         if (tag.offset >= this.committed) this.releasedAbove.push(tag.offset);
       },
     });
     this.pipeline.core.trackChanges();
+    this.processingErrors = new ProcessingErrorLog(this.log);
     // The watermark waits for every input partition: an account's events may come from any of
     // them (upstream keys are arbitrary), and stage-1 tasks progress at their own pace. A new or
     // restored task knows nothing of them yet, exactly like one started fresh.
@@ -217,7 +229,8 @@ export class StateTask {
         if (Number.isFinite(ts)) this.guard(() => this.pipeline.advance(origin, ts), offset);
         continue;
       }
-      const result = decodeEvent(m.value === null ? '' : m.value.toString('utf8'));
+      const raw = m.value === null ? '' : m.value.toString('utf8');
+      const result = decodeEvent(raw);
       if (!result.ok) {
         // Stage 1 only forwards valid events with their original bytes: a record that does not
         // decode here was not written by fraudwatch (or by another release). Counted, skipped.
@@ -240,15 +253,16 @@ export class StateTask {
       const origin = Number(m.headers?.[SOURCE_HEADERS.partition]?.toString() ?? 0);
       const originOffset = m.headers?.[SOURCE_HEADERS.offset]?.toString() ?? '-1';
       this.progress.onData(origin, now);
-      this.guard(() => this.pipeline.push(ev, origin, { offset, origin, originOffset, receivedAt }), offset);
+      this.guard(() => this.pipeline.push(ev, origin, { offset, origin, originOffset, receivedAt, raw }), offset);
     }
     this.progress.sample(now, this.pipeline.newestTs());
     this.positionDirty = true;
   }
 
   /**
-   * A detector that throws is a bug: the event it was scoring is skipped (the same way on every
-   * replica and replay of this partition), never retried forever.
+   * A detector that throws is caught by the pipeline around that one event and dead-lettered
+   * (deadLetterProcessingError); what reaches here is a failure of the pipeline itself, around
+   * the event handed to it: skipped and logged, never retried forever.
    */
   private guard(fn: () => void, offset: number): void {
     try {
@@ -289,6 +303,7 @@ export class StateTask {
       this.errors++;
       this.log.error({ err, code: 'FW_INTERNAL' }, 'scoring an event failed; event skipped');
     }
+    this.processingErrors.flush();
     const late = this.pipeline.stats.late;
     if (late > this.lateReported) {
       // Scored out of order: operators widen the lateness when this keeps coming.
@@ -369,6 +384,18 @@ export class StateTask {
         this.positionDirty = false;
       },
     };
+  }
+
+  /**
+   * An event whose scoring threw: dead-lettered as the task's other output, in the transaction
+   * that commits past it, so a restore neither loses nor repeats it (its offset is among those
+   * processed); never retried. A login is scored by an account task and by an IP task: each one
+   * whose detectors throw on it dead-letters it.
+   */
+  private deadLetterProcessingError(err: unknown, ev: FraudEvent, tag: Tag): void {
+    const source = { topic: this.o.inputTopic, partition: tag.origin, offset: tag.originOffset };
+    this.outbox.push({ topic: this.o.dlqTopic ?? `${this.o.inputTopic}.dlq`, message: processingErrorDeadLetter(tag.raw, ev, source, err) });
+    this.processingErrors.report(err, { eventId: ev.eventId, partition: tag.origin, offset: tag.originOffset });
   }
 
   private queueAlert(alert: Alert, tag: Tag): void {

@@ -8,21 +8,35 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage } from 'kafkajs';
 import { expect } from 'vitest';
 import { login } from '../helpers.js';
+import { mainTestPort, trackName } from './suiteBrokers.js';
 
 const exec = promisify(execFile);
 const SCRIPT = 'scripts/kafka-local.sh';
-/** Tests that start their own broker use ports away from the usual 9092, so a developer's broker is left alone. */
-export const TEST_PORT = 19092;
+/**
+ * The main test broker's port: KAFKA_PORT when set, else 19092 (away from the usual 9092, so a
+ * developer's broker is left alone); NaN when KAFKA_PORT is not a port, which matters only if the
+ * harness has to start the broker. Tests that start their own broker use fixed ports of their own.
+ */
+export const TEST_PORT = ((): number => {
+  try {
+    return mainTestPort();
+  } catch {
+    return Number.NaN;
+  }
+})();
 
 /**
  * The broker address: FRAUDWATCH_TEST_BROKERS, else a local broker started with the project's
- * script. Undefined when neither works; with FRAUDWATCH_REQUIRE_KAFKA=1 (CI) that is an error.
+ * script on TEST_PORT. Undefined when neither works; with FRAUDWATCH_REQUIRE_KAFKA=1 (CI) that is
+ * an error. A broker started here is stopped when the suite ends (tests/kafka/globalSetup.ts);
+ * one given with FRAUDWATCH_TEST_BROKERS, or already running, is left alone.
  */
 export async function testBrokers(): Promise<string | undefined> {
   if (process.env.FRAUDWATCH_TEST_BROKERS) return process.env.FRAUDWATCH_TEST_BROKERS;
   try {
-    await exec('bash', [SCRIPT, 'start'], { env: { ...process.env, KAFKA_PORT: String(TEST_PORT) }, timeout: 240_000 });
-    process.env.FRAUDWATCH_TEST_BROKERS = `127.0.0.1:${TEST_PORT}`;
+    const port = mainTestPort(); // throws with the reason when KAFKA_PORT is not a port
+    await exec('bash', [SCRIPT, 'start'], { env: { ...process.env, KAFKA_PORT: String(port) }, timeout: 240_000 });
+    process.env.FRAUDWATCH_TEST_BROKERS = `127.0.0.1:${port}`;
     return process.env.FRAUDWATCH_TEST_BROKERS;
   } catch (err) {
     const why = (err as { stderr?: string }).stderr || (err as Error).message;
@@ -44,8 +58,15 @@ export function kafkaFor(brokers: string): Kafka {
   return new Kafka({ clientId: 'fraudwatch-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 8 } });
 }
 
+/**
+ * A topic, group or transactional id of the test's own. Tracked: when the suite ends, the topics
+ * and groups carrying the name (and those the daemon derives from it, `<name>.dlq`, `<name>-…`)
+ * are deleted from the main broker, whether the test passed or not (tests/kafka/globalSetup.ts).
+ */
 export function uniqueName(prefix: string): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}`;
+  const name = `${prefix}-${randomUUID().slice(0, 8)}`;
+  trackName(name);
+  return name;
 }
 
 export async function createTopic(admin: Admin, topic: string, partitions = 1): Promise<void> {
