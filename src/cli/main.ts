@@ -51,7 +51,7 @@ export function buildProgram(): Command {
     .option('--shadow-out <file>', 'write shadow-mode alerts here (default: with the others, marked "shadow": true)')
     .option('--invalid-out <file>', 'write rejected lines here as JSON lines with their line number and reason')
     .addOption(new Option('--lateness <duration>', `override the rules' reorder lateness, e.g. 0s or 2m (${LATENESS_BOUNDS.join('..')})`).argParser(latenessFlag))
-    .option('--strict', 'stop at the first invalid line (exit 1)', false)
+    .option('--strict', 'stop at the first invalid line (exit 1); a processing error exits 1 after the whole log', false)
     .option('--no-progress', 'no progress bar, even on a terminal')
     .option('--quiet', 'no summary on standard error', false)
     .action(async (events, flags) => (await import('./replay.js')).replayCommand(events, flags));

@@ -250,6 +250,7 @@ export class StreamsRunner extends KafkaService {
             inputPartitions: this.topology.inputPartitions,
             alertsTopic: this.config.alertsTopic,
             shadowTopic: this.config.shadowTopic,
+            dlqTopic: this.config.dlqTopic,
             rules: this.rules,
             locator: this.locator,
             latenessMs: this.config.latenessMs,
@@ -615,13 +616,15 @@ export class StreamsRunner extends KafkaService {
 }
 
 function resetStats(s: Stats): void {
-  s.read = s.valid = s.processed = s.duplicates = s.late = 0;
+  s.read = s.valid = s.processed = s.duplicates = s.late = s.processingErrors = 0;
   for (const o of [s.byType, s.invalid, ...SUMMED.map((k) => s[k])] as Record<string, number>[]) for (const k of Object.keys(o)) o[k] = 0;
 }
 
 /** Adds a task's counters; only account tasks add duplicates and processed (IP tasks see logins again). */
 function addStats(into: Stats, from: Stats, countEvents: boolean): void {
   into.late += from.late;
+  // Both kinds: a login that fails in an account task and in an IP task was two failures.
+  into.processingErrors += from.processingErrors;
   if (countEvents) {
     into.duplicates += from.duplicates;
     into.processed += from.processed;
