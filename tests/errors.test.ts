@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ERRORS, FraudwatchError } from '../src/errors.js';
 
 describe('error catalogue', () => {
-  it('documents every error code in the README', () => {
-    const readme = readFileSync('README.md', 'utf8');
+  it('documents every error code in docs/errors.md', () => {
+    const readme = readFileSync('docs/errors.md', 'utf8');
     const missing = Object.keys(ERRORS).filter((code) => !readme.includes(`\`${code}\``));
     expect(missing).toEqual([]);
   });

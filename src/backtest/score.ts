@@ -4,7 +4,7 @@ import type { LabelIncident, Labels, LabelTrap } from './labels.js';
 import { alertNetMatches, parseNet, type Net } from './net.js';
 
 /**
- * Scoring alerts against labels. The definitions (also in the README's labels section):
+ * Scoring alerts against labels. The definitions (also in docs/backtest.md):
  *
  * An alert MATCHES a labelled incident or trap when
  *   - its key matches the label's key: the same accountId; or, for IP keys, the same address,

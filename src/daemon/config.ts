@@ -44,7 +44,7 @@ export interface DaemonConfig {
   readonly geoDb: string | undefined;
 }
 
-/** Every setting: flag name (commander camelCase), environment variable, meaning. The README table is this list. */
+/** Every setting: flag name (commander camelCase), environment variable, meaning. The docs/daemon.md and docs/settings.md tables are this list. */
 export const SETTINGS = {
   brokers: ['FRAUDWATCH_BROKERS', 'comma-separated bootstrap brokers', '127.0.0.1:9092'],
   clientId: ['FRAUDWATCH_CLIENT_ID', 'Kafka client id', 'fraudwatch'],

@@ -1,6 +1,6 @@
 /**
  * Event contract v1. One JSON object per line of a log, or per Kafka message value.
- * Fields are described in the README; unknown extra fields are ignored.
+ * Fields are described in docs/contracts.md; unknown extra fields are ignored.
  */
 
 export const EVENT_TYPES = ['login', 'playback', 'account_update'] as const;
