@@ -84,14 +84,8 @@ describe.skipIf(!broker)('chaos: the daemon gives the replay\'s alerts under fau
     expectPassed(row);
   }, 420_000);
 
-  it('field report 3: at-least-once catch-up of a keyed backlog on 6 partitions, lateness 0, idle 200ms', async () => {
+  it('field report 3: at-least-once catch-up of a keyed backlog on 6 partitions, idle 200ms', async () => {
     const row = await runChaos({ broker: broker!, ...scenarios.catchUp(1), log });
-    if (!row.passed) console.error(`chaos run failed: ${JSON.stringify(row, null, 2)}`);
-    expect(row.inputRecords).toBe(row.lines);
-    expect(row.failures).toEqual([]);
-    expect([row.missing, row.extra]).toEqual([0, 0]);
-    // At lateness 0 the log's own disorder makes the replay score some events late; the daemon,
-    // merging partitions in event-time order, may score at most as many (never more).
-    expect(row.late).toBeLessThanOrEqual(row.referenceLate);
+    expectPassed(row);
   }, 300_000);
 });

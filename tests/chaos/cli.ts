@@ -10,7 +10,7 @@
  *
  * Other flags fix one choice for every run (--instances, --partitions, --keyed yes|no,
  * --skewed yes|no, --idle-timeout, --chunks N|burst, --kills N, --broker-restart yes|no) or run
- * a named regression scenario (--scenario backlogBurst|underFaults|catchUp); -v prints each
+ * a named regression scenario (--scenario backlogBurst|underFaults|catchUp|catchUpEager); -v prints each
  * run's plan and progress to stderr. A failed run's daemon logs, plan, alerts and differences
  * are kept in a directory under the OS tmpdir, named in its row. For example:
  *
