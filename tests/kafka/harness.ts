@@ -195,6 +195,9 @@ export function spawnDaemon(env: Record<string, string>, args: string[] = []): D
     });
   };
   const port = waitForLog(/http listening/).then((l) => JSON.parse(l).port as number);
+  // A daemon killed before it listened (a chaos kill right after a restart) never resolves this:
+  // whoever awaits it still gets the rejection, but an unawaited one must not end the process.
+  port.catch(() => undefined);
   return {
     proc,
     logs,
