@@ -974,21 +974,7 @@ export const scenarios = {
     kills: 0,
     brokerRestart: false,
   }),
-  catchUpEager: (seed: number): Omit<ChaosOptions, 'broker'> => ({
-    seed,
-    accounts: 300,
-    days: 14,
-    mode: 'at_least_once',
-    instances: 1,
-    partitions: 6,
-    keyed: true,
-    daemonsFirst: false,
-    latenessMs: 0,
-    idleTimeout: '200ms',
-    production: { kind: 'burst' },
-    kills: 0,
-    brokerRestart: false,
-  }),
+  catchUpEager: (seed: number): Omit<ChaosOptions, 'broker'> => ({ ...scenarios.catchUp(seed), latenessMs: 0 }),
 } as const;
 
 export type ScenarioName = keyof typeof scenarios;
