@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { describe, expect, it } from 'vitest';
 import { canonicalAddress } from '../src/events/address.js';
 import { decodeEvent, isDottedQuad, MAX_ID_LENGTH, MAX_TS, MAX_USER_AGENT_LENGTH, parseIsoWithZone } from '../src/events/decode.js';
+// RFC 5952 written out independently of the code under test (shared with the decoder fuzz).
+import { rfc5952 } from './fuzz/events.js';
 
 const ok = (o: Record<string, unknown>) => decodeEvent(JSON.stringify(o));
 const base = { eventId: 'e1', type: 'login', ts: '2026-03-02T08:00:00Z', accountId: 'a1', ip: '198.51.100.1', success: true };
@@ -211,19 +213,6 @@ describe('canonical addresses', () => {
   it('gives one spelling to every spelling of random addresses, in RFC 5952 form, and agrees with isIP on validity', () => {
     let seed = 23;
     const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
-    /** RFC 5952 written out independently: lowercase, no leading zeros, the first longest run of 2+ zero groups as `::`. */
-    const rfc5952 = (groups: number[]) => {
-      let best = -1;
-      let bestLen = 1;
-      for (let i = 0; i < 8; ) {
-        let j = i;
-        while (j < 8 && groups[j] === 0) j++;
-        if (j - i > bestLen) [best, bestLen] = [i, j - i];
-        i = j === i ? i + 1 : j;
-      }
-      const hex = groups.map((g) => g.toString(16));
-      return best === -1 ? hex.join(':') : `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-    };
     for (let k = 0; k < 5_000; k++) {
       // Groups biased towards zero so that runs of every length occur.
       const groups = Array.from({ length: 8 }, () => (rnd(3) === 0 ? rnd(65_536) : 0));
