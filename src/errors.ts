@@ -25,6 +25,7 @@ export const ERRORS = {
   FW_INPUT_READ: { kind: 'input', retriable: false, message: 'cannot read the event log' },
   FW_INPUT_INVALID: { kind: 'input', retriable: false, message: 'invalid event record' },
   FW_INPUT_LATE: { kind: 'input', retriable: false, message: 'events arrived behind the watermark' },
+  FW_STATE_EVICTING: { kind: 'input', retriable: false, message: 'detector state reached its budget: keys are being evicted' },
   FW_LABELS_INVALID: { kind: 'input', retriable: false, message: 'invalid labels file' },
   FW_GEO_DB: { kind: 'config', retriable: false, message: 'cannot open the geolocation database' },
   FW_KAFKA_CONNECT: { kind: 'kafka', retriable: true, message: 'cannot reach the Kafka brokers' },

@@ -89,6 +89,16 @@ export async function replayCommand(events: string, flags: ReplayFlags): Promise
     if (!flags.quiet) {
       process.stderr.write(formatSummary(`fraudwatch replay: ${events}`, result.stats, result.lines, result.elapsedMs, `${rulesLabel(rules)}, geo ${describeGeo(rules.geo)}`));
     }
+    const { evictions } = result.stats;
+    if (!flags.quiet && evictions.account + evictions.ip > 0) {
+      // Once, at the end: the alerts of this run already lack what the evicted keys would have
+      // remembered, and the operator should know before trusting a quiet result.
+      const budget = rules.stateBudget;
+      warn(
+        `fraudwatch: FW_STATE_EVICTING: state reached its budget (stateBudget accounts ${budget.account}, addresses ${budget.ip}): ` +
+          `${evictions.account} account and ${evictions.ip} address keys evicted; detectors forgot their history\n`,
+      );
+    }
     const failed = result.stats.processingErrors;
     if (flags.strict && failed > 0) {
       // --strict promises that every line of the log was taken as it is. An event that could not

@@ -69,6 +69,8 @@ const TOP_LEVEL: Readonly<Record<string, string>> = {
   lateness: 'How long the event-time reorder buffer waits for out-of-order events before scoring. 0s = eager.',
   dedupeHorizon: 'How long an eventId is remembered, in event time, to drop redelivered duplicates.',
   cooldown: 'Repeated triggers of one detector on one key within this period give one alert. Detectors may override it.',
+  episodeMax: 'An alert episode older than this closes, so an incident that never stops pages again.',
+  stateBudget: 'The most keys of each kind held in memory at once; beyond it the least recently active keys are evicted (and counted).',
   allowlist: 'Addresses, ranges and accounts that never raise alerts, for every detector.',
   detectors: 'The detectors, by id. Every key is optional: a missing detector runs with its defaults.',
 };

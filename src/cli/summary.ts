@@ -24,6 +24,7 @@ export function formatSummary(title: string, stats: Stats, lines: number, elapse
     ['duplicates', fmt.format(stats.duplicates)],
     ['late', fmt.format(stats.late)],
     ['processing errors', fmt.format(stats.processingErrors)],
+    ['evicted keys', `${fmt.format(stats.evictions.account + stats.evictions.ip)}${breakdown(stats.evictions)}`],
     ['alerts', `${fmt.format(total(stats.alerts))}${breakdown(stats.alerts)}`],
     ['shadow alerts', `${fmt.format(total(stats.shadowAlerts))}${breakdown(stats.shadowAlerts)}`],
     ['suppressed (cooldown)', `${fmt.format(total(stats.suppressedCooldown))}${breakdown(stats.suppressedCooldown)}`],

@@ -3,7 +3,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { Composer, isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, Parser, stringify, visit, type CST, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { DETECTORS } from '../detectors/registry.js';
-import type { Detector, Severity } from '../detectors/types.js';
+import type { Detector, KeyKind, Severity } from '../detectors/types.js';
 import { FraudwatchError, RulesError, type RulesIssue } from '../errors.js';
 import { describeGeo, type GeoDataInfo } from '../geo/locator.js';
 import { geoDataOf } from '../geo/setting.js';
@@ -39,6 +39,8 @@ export interface Rules {
   readonly dedupeHorizonMs: number;
   /** See `episodeMax` in the rules: the longest an alert episode stays open. */
   readonly episodeMaxMs: number;
+  /** See `stateBudget` in the rules: the most keys held per key kind. */
+  readonly stateBudget: Readonly<Record<KeyKind, number>>;
   readonly allowlist: Allowlist;
   /** Enabled detectors, in registry order (composites after the detectors they read). */
   readonly detectors: readonly DetectorRule[];
@@ -194,6 +196,7 @@ function compile(effective: EffectiveRules, source: string): Rules {
     latenessMs: parseDuration(effective.lateness),
     dedupeHorizonMs: parseDuration(effective.dedupeHorizon),
     episodeMaxMs: parseDuration(effective.episodeMax),
+    stateBudget: Object.freeze({ account: effective.stateBudget.accounts, ip: effective.stateBudget.addresses }),
     allowlist: new Allowlist(effective.allowlist),
     detectors: Object.freeze(detectors),
   });

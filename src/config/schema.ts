@@ -53,6 +53,17 @@ export const geoSchema = z.discriminatedUnion(
   { error: (issue) => (issue.code === 'invalid_union' ? 'expected provider geoip-lite or mmdb' : undefined) },
 );
 
+/**
+ * The default memory budget for detector state, in keys. At the bytes per key the memory bench
+ * measures (about 0.6 KB per account with every detector on, far less per address or network)
+ * this holds about 300 MB of account state and 150 MB of address state: a ceiling well under
+ * 1 GB that a deployment hits only when something is wrong (a botnet's logins, an id bug
+ * upstream), and that operators raise, with the heap, for a larger active population.
+ */
+export const DEFAULT_STATE_BUDGET = Object.freeze({ accounts: 500_000, addresses: 1_000_000 });
+export const STATE_BUDGET_MIN = 100;
+export const STATE_BUDGET_MAX = 100_000_000;
+
 export function rulesSchema(specs: readonly DetectorSpec[]) {
   const detectors: Record<string, z.ZodType> = {};
   for (const spec of specs) detectors[spec.id] = detectorSchema(spec);
@@ -66,6 +77,13 @@ export function rulesSchema(specs: readonly DetectorSpec[]) {
     cooldown: duration('0s', '90d').default('30m'),
     /** An episode older than this closes: the next finding pages again (a weekly reminder). */
     episodeMax: duration('1h', '90d').default('7d'),
+    /** The most keys of each kind held at once; beyond it the least recently active are evicted. */
+    stateBudget: z
+      .strictObject({
+        accounts: z.number().int().min(STATE_BUDGET_MIN).max(STATE_BUDGET_MAX).default(DEFAULT_STATE_BUDGET.accounts),
+        addresses: z.number().int().min(STATE_BUDGET_MIN).max(STATE_BUDGET_MAX).default(DEFAULT_STATE_BUDGET.addresses),
+      })
+      .prefault({}),
     allowlist: allowlistSchema,
     geo: geoSchema.optional(),
     detectors: z.strictObject(detectors).prefault({}),

@@ -12,6 +12,7 @@ import { defaultPartitioner } from '../kafka/client.js';
 import { deadLetterMessage, processingErrorDeadLetter, ProcessingErrorLog } from '../kafka/deadLetter.js';
 import { SourceGroup } from '../streams/sourceGroup.js';
 import { describeConfig, type DaemonConfig } from './config.js';
+import { EvictionLog } from './evictionLog.js';
 import { reloadRulesFile } from './lifecycle.js';
 import { DaemonMetrics } from './metrics.js';
 import { KafkaService, type ShutdownStep } from './service.js';
@@ -66,6 +67,7 @@ export class Daemon extends KafkaService {
   private lateReported = 0;
   private producerHealthy = true;
   private readonly processingErrors: ProcessingErrorLog;
+  private readonly evictionLog: EvictionLog;
   private lock: Promise<unknown> = Promise.resolve();
   protected readonly shutdownTimeoutMessage = 'shutdown took longer than 10 s; exiting without a clean disconnect';
 
@@ -83,6 +85,7 @@ export class Daemon extends KafkaService {
       onProcessingError: (err, ev, tag) => this.deadLetterProcessingError(err, ev, tag),
     });
     this.processingErrors = new ProcessingErrorLog(log);
+    this.evictionLog = new EvictionLog(log);
     this.metrics = new DaemonMetrics(this.pipeline.stats);
     this.metrics.rulesInfo.set({ version: this.pipeline.rules.version }, 1);
     this.geo.attach(this.metrics, () => void this.exclusive(async () => this.pipeline.setRules(this.geo.rules)));
@@ -241,8 +244,12 @@ export class Daemon extends KafkaService {
       this.processingErrors.flush();
       this.metrics.buffered.set(this.pipeline.buffered);
       const keys = this.pipeline.core.keyCounts();
+      const budget = this.pipeline.core.budget();
       this.metrics.trackedKeys.set({ kind: 'account' }, keys.account);
       this.metrics.trackedKeys.set({ kind: 'ip' }, keys.ip);
+      this.metrics.stateBudget.set({ kind: 'account' }, budget.account);
+      this.metrics.stateBudget.set({ kind: 'ip' }, budget.ip);
+      this.evictionLog.check(this.pipeline.stats.evictions, budget);
       if (this.outbox.length > 0 || this.hasUncommitted()) await this.produceAndCommit();
     }).catch((err) => this.log.warn({ err }, 'idle flush failed; will retry'));
   }

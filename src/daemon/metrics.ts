@@ -13,6 +13,7 @@ import { EVENT_TYPES, INVALID_REASONS } from '../events/types.js';
 export const ALERT_MODES = ['enforce', 'shadow'] as const;
 export const SUPPRESSION_REASONS = ['cooldown', 'allowlist'] as const;
 export const RELOAD_RESULTS = ['applied', 'rejected'] as const;
+export const KEY_KINDS = ['account', 'ip'] as const;
 
 const require = createRequire(import.meta.url);
 
@@ -63,6 +64,13 @@ export class DaemonMetrics {
   readonly lag = new Gauge({ name: 'fraudwatch_consumer_lag', help: 'Messages behind the partition high watermark', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly ready = new Gauge({ name: 'fraudwatch_ready', help: '1 when joined to the group and consuming', registers: [this.registry] });
   readonly buffered = new Gauge({ name: 'fraudwatch_reorder_buffered_events', help: 'Events waiting in the event-time reorder buffer', registers: [this.registry] });
+  private readonly evictions = new Counter({
+    name: 'fraudwatch_state_evictions_total',
+    help: "Keys evicted, by kind, to keep detector state within the rules' stateBudget (an evicted key starts again with no history)",
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly stateBudget = new Gauge({ name: 'fraudwatch_state_budget_keys', help: "The most keys of each kind this process holds (the rules' stateBudget, this process's share)", labelNames: ['kind'], registers: [this.registry] });
   readonly trackedKeys = new Gauge({ name: 'fraudwatch_tracked_keys', help: 'Keys with detector state, by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly watermark = new Gauge({
     name: 'fraudwatch_watermark_seconds',
@@ -115,6 +123,7 @@ export class DaemonMetrics {
       for (const reason of SUPPRESSION_REASONS) this.suppressed.inc({ detector, reason }, 0);
     }
     for (const result of RELOAD_RESULTS) this.reloads.inc({ result }, 0);
+    for (const kind of KEY_KINDS) this.evictions.inc({ kind }, 0);
   }
 
   /**
@@ -134,6 +143,7 @@ export class DaemonMetrics {
     this.catchUp(this.duplicates, {}, 'dup', s.duplicates);
     this.catchUp(this.late, {}, 'late', s.late);
     this.catchUp(this.processingErrors, {}, 'perr', s.processingErrors);
+    for (const kind of KEY_KINDS) this.catchUp(this.evictions, { kind }, `ev:${kind}`, s.evictions[kind]);
     for (const [key, n] of Object.entries(s.alertsByDetectorSeverity)) {
       const [detector, severity, mode] = key.split('|') as [string, string, string];
       this.catchUp(this.alerts, { detector, severity, mode }, `a:${key}`, n);

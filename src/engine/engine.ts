@@ -58,6 +58,12 @@ export interface EngineOptions {
    * must score only its own kind: the other kind's keys live in another task.
    */
   readonly keyKind?: KeyKind;
+  /**
+   * How many engines share the rules' state budget (the exactly-once daemon: the partitions of
+   * the task's repartition topic). Each holds budget / shares keys, so that a deployment holds
+   * the budget in all, however its tasks are spread. Default 1: replay and at-least-once.
+   */
+  readonly budgetShares?: number;
 }
 
 /**
@@ -137,6 +143,8 @@ export class Engine {
   /** How long an alert episode may last before the next finding opens a new one (rules `episodeMax`). */
   private episodeMaxMs: number;
   private nextSweep = Number.NEGATIVE_INFINITY;
+  /** Most keys held per kind (the rules' stateBudget, this engine's share). */
+  private limit: Record<KeyKind, number> = { account: 0, ip: 0 };
   /** The rule whose detector is running; read by `emit` (bound once, not a closure per event). */
   private current: DetectorRule | undefined;
   private readonly pending: { rule: DetectorRule; finding: Finding }[] = [];
@@ -165,6 +173,7 @@ export class Engine {
   ) {
     this.rules = rules;
     this.episodeMaxMs = rules.episodeMaxMs;
+    this.limit = this.limitsOf(rules);
     this.detectors = this.selectDetectors(rules);
     this.ctx = new Context(locator);
     this.retention = this.computeRetention(rules);
@@ -183,9 +192,15 @@ export class Engine {
   setRules(rules: Rules): void {
     this.rules = rules;
     this.episodeMaxMs = rules.episodeMaxMs;
+    this.limit = this.limitsOf(rules);
     this.detectors = this.selectDetectors(rules);
     this.retention = this.computeRetention(rules);
     this.planSweeps(rules);
+  }
+
+  private limitsOf(rules: Rules): Record<KeyKind, number> {
+    const shares = Math.max(1, this.options.budgetShares ?? 1);
+    return { account: Math.ceil(rules.stateBudget.account / shares), ip: Math.ceil(rules.stateBudget.ip / shares) };
   }
 
   private selectDetectors(rules: Rules): readonly DetectorRule[] {
@@ -247,6 +262,10 @@ export class Engine {
         this.nextSweep = boundary + SWEEP_INTERVAL_MS;
       }
     }
+    // Over budget: evict before the event, so the event's own keys (the most recent) are never
+    // the ones dropped. The check is two comparisons; the work happens once per batch of keys.
+    if (this.stores.account.size > this.limit.account) this.evict('account');
+    if (this.stores.ip.size > this.limit.ip) this.evict('ip');
     // The memo lives for one event: a sweep or a restore between events may drop the record.
     this.memoKey.account = this.memoKey.ip = undefined;
     this.memoRec.account = this.memoRec.ip = undefined;
@@ -391,6 +410,46 @@ export class Engine {
     }
   }
 
+  /**
+   * Brings a kind's store back under its budget by dropping the least recently active keys (the
+   * oldest `lastTs`, ties in insertion order, so replay and a live task drop the same keys). It
+   * drops a twentieth of the budget at once: finding the cut is a pass over the store, and one
+   * pass per key evicted would make every new key cost a full scan (the GC collapse a budget is
+   * there to prevent); in batches the cost per key stays flat at about twenty entries visited.
+   */
+  private evict(kind: KeyKind): void {
+    const store = this.stores[kind];
+    const limit = this.limit[kind];
+    const target = limit - Math.max(1, Math.floor(limit / 20));
+    const count = store.size - target;
+    if (count <= 0) return;
+    const times = new Float64Array(store.size);
+    let i = 0;
+    for (const rec of store.values()) times[i++] = rec.lastTs;
+    const cut = kthSmallest(times, count - 1);
+    // Keys strictly older than the cut go; of those at the cut, the first ones in store order.
+    let atCut = count;
+    for (let j = 0; j < times.length; j++) if (times[j]! < cut) atCut--;
+    const changes = this.changes;
+    let evicted = 0;
+    for (const [key, rec] of store) {
+      const ts = rec.lastTs;
+      if (ts > cut) continue;
+      if (ts === cut) {
+        if (atCut === 0) continue;
+        atCut--;
+      }
+      store.delete(key);
+      evicted++;
+      if (changes !== undefined) {
+        changes.dirty[kind].delete(key);
+        changes.removed[kind].add(key);
+      }
+      if (evicted === count) break;
+    }
+    this.stats.evictions[kind] += evicted;
+  }
+
   // ---- changelog support (exactly-once runner) ----------------------------------------------
 
   /** Starts recording which keys change, for `takeChanges()`. Off by default: replay pays nothing. */
@@ -471,6 +530,11 @@ export class Engine {
     this.nextSweep = c.nextSweep;
   }
 
+  /** The budget this engine holds per kind (metrics, docs). */
+  budget(): Readonly<Record<KeyKind, number>> {
+    return this.limit;
+  }
+
   private computeRetention(rules: Rules): Record<KeyKind, number> {
     const r: Record<KeyKind, number> = { account: 0, ip: 0 };
     for (const rule of rules.detectors) {
@@ -479,4 +543,39 @@ export class Engine {
     }
     return r;
   }
+}
+
+/**
+ * The k-th smallest value (0-based) of `a`, by quickselect (Hoare partition). It reorders `a`.
+ * Pivots come from a xorshift sequence rather than a fixed position, so an ordinary arrangement
+ * of event times (they come from outside: sorted, reversed, organ-pipe) cannot make it
+ * quadratic; the value found does not depend on the pivots, so eviction stays deterministic.
+ */
+function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  let seed = 0x9e3779b9;
+  while (lo < hi) {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    const pivot = a[lo + ((seed >>> 0) % (hi - lo + 1))]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
 }

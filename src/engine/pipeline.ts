@@ -19,6 +19,8 @@ export interface PipelineOptions<T> {
   readonly latenessMs?: number;
   /** Run only the detectors of this key kind (the exactly-once runner's account and IP tasks). */
   readonly keyKind?: KeyKind;
+  /** See EngineOptions.budgetShares. */
+  readonly budgetShares?: number;
   /**
    * Called when scoring one released event threw (a bug in a detector): the event has been
    * counted (`stats.processingErrors`) and skipped, and the pipeline goes on with the next one.
@@ -96,7 +98,7 @@ export class Pipeline<T = undefined> {
       options.locator,
       this.stats,
       (alert, trigger) => options.onAlert(alert, trigger, this.currentTag as T),
-      { keyKind: options.keyKind },
+      { keyKind: options.keyKind, budgetShares: options.budgetShares },
     );
   }
 

@@ -15,6 +15,8 @@ export class Stats {
    * engine, dead-lettered by the daemon (reason processing_error), never retried.
    */
   processingErrors = 0;
+  /** Keys dropped to keep state within the rules' stateBudget, per key kind (never by expiry). */
+  readonly evictions: Record<'account' | 'ip', number> = { account: 0, ip: 0 };
   readonly byType: Record<string, number> = { login: 0, playback: 0, account_update: 0 };
   readonly invalid: Partial<Record<InvalidReason, number>> = {};
   readonly alerts: Record<string, number> = {};

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Rules } from '../config/rules.js';
 import { describeConfig, type DaemonConfig } from '../daemon/config.js';
 import { reloadRulesFile } from '../daemon/lifecycle.js';
+import { EvictionLog } from '../daemon/evictionLog.js';
 import { DaemonMetrics } from '../daemon/metrics.js';
 import { KafkaService, type ShutdownStep } from '../daemon/service.js';
 import type { KeyKind } from '../detectors/types.js';
@@ -47,7 +48,7 @@ interface Task {
 }
 
 /** Stats of the state tasks that a scrape adds up; stage 1 counts events, the account tasks duplicates. */
-const SUMMED = ['alerts', 'alertsBySeverity', 'shadowAlerts', 'alertsByDetectorSeverity', 'suppressedCooldown', 'suppressedAllowlist'] as const;
+const SUMMED = ['alerts', 'alertsBySeverity', 'shadowAlerts', 'alertsByDetectorSeverity', 'suppressedCooldown', 'suppressedAllowlist', 'evictions'] as const;
 
 class StreamsMetrics extends DaemonMetrics {
   constructor(stats: Stats, private readonly refresh: () => void) {
@@ -87,6 +88,7 @@ export class StreamsRunner extends KafkaService {
   private readonly stage1Stats = new Stats();
   private readonly retired = new Stats();
   private readonly aggregate = new Stats();
+  private readonly evictionLog: EvictionLog;
   /** The latest lag check of stage 1: input partitions it has read to their end (see pollDrained). */
   private drained: DrainedCheck | undefined;
   private lastPurge = Date.now();
@@ -113,6 +115,7 @@ export class StreamsRunner extends KafkaService {
     this.rules = this.geo.rules;
     this.ipKeyOf = ipRoutingKey(rules);
     this.metrics = new StreamsMetrics(this.aggregate, () => this.refreshStats());
+    this.evictionLog = new EvictionLog(log);
     this.metrics.rulesInfo.set({ version: this.rules.version }, 1);
     this.geo.attach(this.metrics, () => this.applyRules(this.geo.rules));
   }
@@ -248,6 +251,7 @@ export class StreamsRunner extends KafkaService {
             changelogPartition: changelogPartition(this.topology, kind, partition),
             inputTopic: this.topology.input,
             inputPartitions: this.topology.inputPartitions,
+            budgetShares: this.topology.partitions,
             alertsTopic: this.config.alertsTopic,
             shadowTopic: this.config.shadowTopic,
             dlqTopic: this.config.dlqTopic,
@@ -516,6 +520,13 @@ export class StreamsRunner extends KafkaService {
     }
     this.metrics.trackedKeys.set({ kind: 'account' }, accounts);
     this.metrics.trackedKeys.set({ kind: 'ip' }, ips);
+    // Each state task holds its share of the budget for its own kind.
+    const budget = { account: 0, ip: 0 };
+    for (const t of stateTasks) budget[t.state!.kind] += t.state!.pipeline.core.budget()[t.state!.kind];
+    this.metrics.stateBudget.set({ kind: 'account' }, budget.account);
+    this.metrics.stateBudget.set({ kind: 'ip' }, budget.ip);
+    this.refreshStats();
+    this.evictionLog.check(this.aggregate.evictions, budget);
   }
 
   /**

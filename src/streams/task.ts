@@ -34,6 +34,8 @@ export interface StateTaskOptions {
   readonly changelogPartition: number;
   readonly inputTopic: string;
   readonly inputPartitions: number;
+  /** Partitions of the task's repartition topic: the task holds that share of the state budget (default 1). */
+  readonly budgetShares?: number;
   readonly alertsTopic: string;
   readonly shadowTopic: string;
   /**
@@ -117,6 +119,7 @@ export class StateTask {
       locator: o.locator,
       latenessMs: o.latenessMs,
       keyKind: o.kind,
+      budgetShares: o.budgetShares,
       onAlert: (alert, _trigger, tag) => this.queueAlert(alert, tag),
       onProcessingError: (err, ev, tag) => this.deadLetterProcessingError(err, ev, tag),
       onReleased: (tag) => {
