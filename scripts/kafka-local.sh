@@ -2,7 +2,7 @@
 # kafka-local.sh — run a throwaway single-node Apache Kafka broker for local
 # development and tests, without Docker and without a Kafka tarball.
 #
-# Usage: scripts/kafka-local.sh start|stop|status|reset|bootstrap|fetch
+# Usage: scripts/kafka-local.sh start|stop|status|reset|bootstrap|rotate-password|fetch
 #
 #   start      fetch jars if needed, format storage if needed, start the broker
 #              in the background and wait until it serves (exit 0 if already up)
@@ -13,6 +13,9 @@
 #   bootstrap sasl|tls   print the SASL_SCRAM or TLS listener's address (KAFKA_AUTH=1)
 #   bootstrap auth       print both, the SASL user, and where the password and CA files are,
 #                        as key=value lines (never the password itself)
+#   rotate-password      (KAFKA_AUTH=1, broker running) replace the SCRAM user's password with
+#                        a new random one, for SCRAM-SHA-256 and -512, and write it to the
+#                        password file: what a credential rotation does to running clients
 #   fetch      only download the jars (useful to warm a cache)
 #
 # Environment:
@@ -132,7 +135,7 @@ die() { printf 'kafka-local[%s]: error: %s\n' "$KAFKA_PORT" "$*" >&2; exit 1; }
 
 usage() {
   cat <<'EOF'
-Usage: scripts/kafka-local.sh start|stop|status|reset|bootstrap|fetch
+Usage: scripts/kafka-local.sh start|stop|status|reset|bootstrap|rotate-password|fetch
   start      start a local single-node Kafka and wait until it serves
   stop       stop it (SIGTERM, then SIGKILL after KAFKA_STOP_TIMEOUT s)
   status     print running/stopped; exit 0 if running, 1 if stopped
@@ -141,6 +144,8 @@ Usage: scripts/kafka-local.sh start|stop|status|reset|bootstrap|fetch
   bootstrap sasl|tls|auth
              with KAFKA_AUTH=1: the SASL_SCRAM or TLS address, or (auth) both with
              the SASL user and the password and CA files, as key=value lines
+  rotate-password
+             with KAFKA_AUTH=1, running: a new SCRAM password for the user, in the password file
   fetch      only download the Kafka jars
 See the comments at the top of the script for the environment variables.
 EOF
@@ -584,6 +589,32 @@ cmd_bootstrap() {
   esac
 }
 
+# A credential rotation, as an operator would do it: new SCRAM credentials for the user on the
+# running broker (kafka-configs over PLAINTEXT), then the new password in the password file.
+# Connections already authenticated stay open; the next connection must use the new password.
+cmd_rotate_password() {
+  if ! grep -q '^listeners=.*SASL_SCRAM://' "$CONFIG_FILE" 2>/dev/null || [[ ! -s "$SASL_PASSWORD_FILE" ]]; then
+    die "the broker for port ${KAFKA_PORT} has no authenticated listeners: start it with KAFKA_AUTH=1"
+  fi
+  cmd_status >/dev/null || die "the broker for port ${KAFKA_PORT} is not running"
+  local user password
+  user="$(cat "$SASL_USER_FILE" 2>/dev/null || echo "$KAFKA_SASL_USER")"
+  password="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+  # One mechanism per request: the broker refuses to alter a user's credentials twice in one.
+  local mechanism
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    if ! java -Xmx256m -Dlog4j2.configurationFile="$LOG4J_FILE" -cp "$LIBS_DIR/*" \
+          kafka.admin.ConfigCommand --bootstrap-server "${KAFKA_HOST}:${KAFKA_PORT}" --alter --entity-type users --entity-name "$user" \
+          --add-config "${mechanism}=[iterations=8192,password=${password}]" \
+          >"$DATA_DIR/rotate.log" 2>&1; then
+      cat "$DATA_DIR/rotate.log" >&2
+      die "changing the ${mechanism} credentials failed"
+    fi
+  done
+  ( umask 077; printf '%s' "$password" >"$SASL_PASSWORD_FILE.tmp" && mv "$SASL_PASSWORD_FILE.tmp" "$SASL_PASSWORD_FILE" )
+  log "new SCRAM-SHA-256 and SCRAM-SHA-512 password for user ${user} (in $SASL_PASSWORD_FILE)"
+}
+
 main() {
   local cmd="${1:-}"
   # The 4.x storage tool, KRaft-only config and log4j2 logging used here don't
@@ -597,6 +628,7 @@ main() {
     reset)     with_lock "$CACHE_DIR/.port-${KAFKA_PORT}.lock" cmd_reset ;;
     status)    cmd_status ;;
     bootstrap) cmd_bootstrap "${2:-plaintext}" ;;
+    rotate-password) with_lock "$CACHE_DIR/.port-${KAFKA_PORT}.lock" cmd_rotate_password ;;
     fetch)     with_lock "$CACHE_DIR/.fetch-${KAFKA_VERSION}.lock" fetch_jars; log "jars in $LIBS_DIR" ;;
     -h|--help|help) usage ;;
     *)         usage >&2; exit 2 ;;

@@ -48,6 +48,11 @@ export async function runCommand(flags: RunFlags): Promise<void> {
 
   await daemon.start();
   log.info({ httpPort: daemon.httpPort, rulesVersion: bindGeo(rules, locator.info).version, pid: process.pid }, 'running');
-  // Keep the command pending until a signal ends the process.
-  await new Promise<never>(() => undefined);
+  // Pending until a signal ends the process, or until the service gives up while running
+  // (credentials the brokers keep refusing): then it stops, and the error ends the command
+  // with exit 2, as the same error does at start-up.
+  const err = await daemon.failed;
+  exiting = true;
+  await daemon.stop(err.code).catch((e: unknown) => log.error({ err: e }, 'shutdown failed'));
+  throw err;
 }

@@ -280,10 +280,11 @@ export class Daemon extends KafkaService {
         else this.progress.onBehind(e.partition);
         this.metrics.lag.set({ topic: this.config.inputTopic, partition: String(e.partition) }, Math.max(0, Number(e.high) - (at ?? 0)));
       }
+      this.brokersAccepted();
     } catch (err) {
       // No evidence: every partition holds back event time again until the brokers answer.
       for (const p of this.assigned) this.progress.onUnknown(p);
-      this.log.debug({ err }, 'lag check failed; partitions hold back event time');
+      if (!this.authRefused(err)) this.log.debug({ err }, 'lag check failed; partitions hold back event time');
     } finally {
       this.polling = false;
     }

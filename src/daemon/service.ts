@@ -12,6 +12,13 @@ import type { DaemonMetrics } from './metrics.js';
 const TICK_MS = 200;
 /** No completed fetch for this long means the brokers are out of reach: not ready. */
 const FETCH_STALE_MS = 10_000;
+/**
+ * Credentials refused while running end the daemon once refusals have gone on this long with
+ * nothing succeeding meanwhile: long enough to ride out a broker that refuses while it is still
+ * loading its metadata after a restart, short enough that a rotated password is reported within
+ * seconds rather than retried for ever.
+ */
+export const AUTH_FAILURE_GRACE_MS = 10_000;
 
 export type ShutdownStep = readonly [string, () => Promise<unknown>];
 
@@ -37,6 +44,15 @@ export abstract class KafkaService {
   private http: Server | undefined;
   /** Why the last start-up attempt failed, for /readyz until one succeeds. */
   private startProblem: string | undefined;
+  /** While running: since when the brokers have refused our credentials, and why (for /readyz). */
+  private authFailing: { readonly since: number; readonly reason: string } | undefined;
+  private failWith: (err: FraudwatchError) => void = () => undefined;
+  /**
+   * Settles with the error that ended the service after it had started: credentials the
+   * brokers keep refusing (FW_KAFKA_AUTH). `fraudwatch run` then stops it and exits 2, as it
+   * does for the same error at start-up; an orchestrator restarts it with the current secret.
+   */
+  readonly failed: Promise<FraudwatchError> = new Promise((resolve) => (this.failWith = resolve));
   /** The port /healthz, /readyz and /metrics listen on, once started. */
   httpPort = 0;
 
@@ -137,6 +153,7 @@ export abstract class KafkaService {
     const ev = consumer.events;
     consumer.on(ev.FETCH, () => {
       this.lastFetch = Date.now();
+      this.authFailing = undefined;
     });
     consumer.on(ev.REBALANCING, () => {
       this.joined = false;
@@ -144,6 +161,7 @@ export abstract class KafkaService {
     consumer.on(ev.CRASH, (e) => {
       this.joined = false;
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (this.authRefused(e.payload.error)) return;
       if (!e.payload.restart && !this.stopping) this.scheduleConsumerRestart();
     });
     return consumer;
@@ -162,7 +180,8 @@ export abstract class KafkaService {
         this.log.info('consumer restarted');
       } catch (err) {
         this.log.error({ err }, 'consumer restart failed; trying again');
-        this.scheduleConsumerRestart(Math.min(delayMs * 2, 30_000));
+        this.authRefused(err);
+        if (!this.stopping) this.scheduleConsumerRestart(Math.min(delayMs * 2, 30_000));
       }
     }, delayMs);
   }
@@ -174,6 +193,7 @@ export abstract class KafkaService {
         let r: { ready: boolean; reason: string };
         const own = this.stopping || !this.joined ? undefined : this.notReadyReason();
         if (this.stopping) r = { ready: false, reason: 'shutting down' };
+        else if (this.authFailing !== undefined) r = { ready: false, reason: this.authFailing.reason };
         else if (!this.joined) r = { ready: false, reason: this.startProblem ?? 'not joined to the consumer group' };
         else if (own !== undefined) r = { ready: false, reason: own };
         else if (Date.now() - this.lastFetch > FETCH_STALE_MS) r = { ready: false, reason: 'no fetch from the brokers in 10 s' };
@@ -182,6 +202,35 @@ export abstract class KafkaService {
         return r;
       },
     };
+  }
+
+  /**
+   * Whether a Kafka error seen while running is the brokers refusing our credentials (a rotated
+   * password, a removed user, a certificate no longer trusted). The first refusal makes the
+   * service not ready with the reason and logs it with its code; refusals that go on for
+   * AUTH_FAILURE_GRACE_MS with nothing succeeding meanwhile end it (`failed`). Not retried for
+   * ever: the same secret will be refused again, and a daemon that kept trying would only look
+   * like an outage (and, against some brokers, lock the account).
+   */
+  protected authRefused(err: unknown, now = Date.now()): boolean {
+    const coded = classifyConnectError(err, this.config);
+    if (!(coded instanceof FraudwatchError) || coded.code !== 'FW_KAFKA_AUTH' || this.stopping) return false;
+    if (this.authFailing === undefined) {
+      this.authFailing = { since: now, reason: `${coded.code}: ${coded.message}` };
+      this.log.error(
+        { code: coded.code, ...coded.details, stopsInMs: AUTH_FAILURE_GRACE_MS },
+        `the brokers refused our credentials while running (${coded.message}); not ready, and stopping if this goes on`,
+      );
+    } else if (now - this.authFailing.since >= AUTH_FAILURE_GRACE_MS) {
+      this.log.error({ code: coded.code, ...coded.details, refusedForMs: now - this.authFailing.since }, 'the brokers keep refusing our credentials; stopping');
+      this.failWith(coded);
+    }
+    return true;
+  }
+
+  /** Something reached the brokers with our credentials: an earlier refusal is over. */
+  protected brokersAccepted(): void {
+    this.authFailing = undefined;
   }
 
   /** One connection to each bootstrap broker, with the client's TLS options: coded errors at once. */

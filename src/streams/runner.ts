@@ -568,9 +568,10 @@ export class StreamsRunner extends KafkaService {
         if (at >= Number(e.high)) drained.set(e.partition, at);
       }
       this.drained = { ok: true, askedAt, drained };
+      this.brokersAccepted();
     } catch (err) {
       this.drained = { ok: false, askedAt, drained: new Map() };
-      this.log.debug({ err }, 'lag check failed; input partitions hold back event time');
+      if (!this.authRefused(err)) this.log.debug({ err }, 'lag check failed; input partitions hold back event time');
     } finally {
       this.polling = false;
     }

@@ -253,8 +253,50 @@ describe.skipIf(!broker)('fraudwatch run against a broker with SCRAM and TLS lis
     expect(await d.stop()).toBe(0);
   }, 60_000);
 
+  it('a password rotated while running: not ready with FW_KAFKA_AUTH at once, exit 2 when the refusals go on; the new password then works', async () => {
+    const input = uniqueName('auth-in');
+    const alerts = uniqueName('auth-alerts');
+    await createTopic(admin, input, 1);
+    const d = start(
+      daemonEnv(b.sasl, { input, alerts }, { FRAUDWATCH_SASL_MECHANISM: 'scram-sha-256', FRAUDWATCH_SASL_USERNAME: b.username, FRAUDWATCH_SASL_PASSWORD: b.password }),
+    );
+    await d.waitForLog(/joined consumer group/, 60_000);
+    const port = await d.port;
+    await eventually(() => httpGet(port, '/readyz'), (r) => r.status === 200, 30_000);
+    // The operator rotates the password; connections already open stay authenticated, so the
+    // broker is restarted to make every client log in again, as a rolling restart would.
+    await admin.disconnect();
+    await exec('bash', [SCRIPT, 'rotate-password'], { env: scriptEnv, timeout: 120_000 });
+    const rotated = readFileSync(b.passwordFile, 'utf8');
+    secrets.push(rotated);
+    expect(rotated).not.toBe(b.password);
+    await exec('bash', [SCRIPT, 'stop'], { env: scriptEnv, timeout: 120_000 });
+    await exec('bash', [SCRIPT, 'start'], { env: scriptEnv, timeout: 240_000 });
+    const restarted = Date.now();
+    admin = kafka.admin();
+    await admin.connect();
+
+    const notReady = await eventually(() => httpGet(port, '/readyz'), (r) => r.status === 503 && r.body.includes('FW_KAFKA_AUTH'), 30_000, 200);
+    expect(notReady.body).toContain('SCRAM-SHA-256');
+    expect((await httpGet(port, '/healthz')).status).toBe(200);
+    const code = await Promise.race([d.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
+    if (code === 'hung') throw new Error(`still running 60 s after the broker came back; last lines:\n${d.logs.slice(-10).join('\n')}`);
+    expect(code).toBe(2);
+    const gaveUpAfter = Date.now() - restarted;
+    await d.waitForLog(/^fraudwatch: FW_KAFKA_AUTH: /, 5000);
+    const coded = jsonLines(d).filter((l) => l.code === 'FW_KAFKA_AUTH');
+    // One line when the refusals start, one when the daemon gives up: not one per retry.
+    expect(coded.map((l) => l.level)).toEqual([50, 50]);
+    expect(coded[0]).toMatchObject({ username: b.username, mechanism: 'scram-sha-256', kafkaError: 'KafkaJSSASLAuthenticationError' });
+    expect(coded[1]!.refusedForMs).toBeGreaterThanOrEqual(10_000);
+    console.info(`rotated password: not ready, then exit 2 ${gaveUpAfter} ms after the broker came back`);
+
+    // The new secret from the same file works: what the orchestrator's restart does.
+    await runsEndToEnd(b.sasl, { FRAUDWATCH_SASL_MECHANISM: 'scram-sha-256', FRAUDWATCH_SASL_USERNAME: b.username, FRAUDWATCH_SASL_PASSWORD_FILE: b.passwordFile });
+  }, 300_000);
+
   it('no secret appears in any log line at any level, and the script logged none either', () => {
-    expect(daemons.length).toBeGreaterThanOrEqual(7);
+    expect(daemons.length).toBeGreaterThanOrEqual(9);
     // Every one ran at debug, the most a daemon logs.
     for (const d of daemons) expect((jsonLines(d).find((l) => l.msg === 'starting')?.config as { logLevel?: string })?.logLevel).toBe('debug');
     for (const d of daemons) {
@@ -262,6 +304,6 @@ describe.skipIf(!broker)('fraudwatch run against a broker with SCRAM and TLS lis
     }
     // The broker's own logs and the format output.
     const data = join(b.passwordFile, '..', '..');
-    for (const f of ['server.log', 'format.log']) expect(readFileSync(join(data, f), 'utf8').includes(b.password), f).toBe(false);
+    for (const f of ['server.log', 'format.log', 'rotate.log']) for (const secret of secrets) expect(readFileSync(join(data, f), 'utf8').includes(secret), f).toBe(false);
   });
 });
