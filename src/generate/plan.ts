@@ -25,6 +25,7 @@ import {
   titleId,
   userAgent,
 } from './model.js';
+import { planLoginRiskTraps, quietTakeover } from './loginRiskPlan.js';
 import { Rng } from './random.js';
 
 export interface PlanOptions {
@@ -830,6 +831,10 @@ export function makePlan(o: PlanOptions): Plan {
     { cls: 'sharing_recurrent', count: days >= 14 ? per : 0, setup: (acc, r) => {
       sharingAccount(acc, r);
       later.push(() => { p.sharingRecurrent(acc, r); });
+    } },    // login_risk (issue 16): about 1 % of accounts, on ordinary login habits (one to three a day).
+    { cls: 'quiet_takeover', count: per === 0 ? 0 : Math.max(per, Math.round(o.accounts / 100)), setup: (acc, r) => {
+      acc.loginsPerDay = [1, 3];
+      later.push(() => quietTakeover(p, acc, r, r.int(lo, hi)));
     } },
   ];
   const rounds = Math.max(0, ...incidentKinds.map((k) => k.count));
@@ -982,6 +987,8 @@ export function makePlan(o: PlanOptions): Plan {
       later.push(() => p.trap('new_account_viewer', { accountId: acc.id }, acc.activeFrom, p.end, ['viewing_anomaly'],
         `new account from ${iso(acc.activeFrom)}: watches 8.5–9.5 h every day from local ${hour.toFixed(1)}h on ${acc.devices[0]!.id} in ${acc.home.city}, with no earlier viewing to compare`));
     }
+
+    planLoginRiskTraps(p, take, o.seed, o.accounts, later);
 
     const newcomers = days >= 5 ? trapCount(o.accounts, 0.02) : 0;
     for (let i = 0; i < newcomers; i++) {
