@@ -65,10 +65,10 @@ const priors = z
   .prefault({});
 
 const options = z.strictObject({
-  /** Score (bits, log2 of the likelihood ratio) at which a login alerts at medium. Default 8. */
-  mediumScore: z.number().min(-100).max(200).default(8),
-  /** Score at which it alerts at high. Default 14. */
-  highScore: z.number().min(-100).max(200).default(14),
+  /** Score (bits, log2 of the likelihood ratio) at which a login alerts at medium. Default 7. */
+  mediumScore: z.number().min(-100).max(200).default(7),
+  /** Score at which it alerts at high. Default 13. */
+  highScore: z.number().min(-100).max(200).default(13),
   /** Decayed count of successful logins the account needs before its logins are judged. Default 8. */
   minLogins: z.number().min(1).max(1000).default(8),
   /** Half-life of the history's counts, in event time: habits of last season weigh less. Default 30d. */
