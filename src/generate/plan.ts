@@ -25,7 +25,7 @@ import {
   titleId,
   userAgent,
 } from './model.js';
-import { planLoginRiskTraps, quietTakeover } from './loginRiskPlan.js';
+import { markLoginRiskMayFire, planLoginRiskTraps, quietTakeover } from './loginRiskPlan.js';
 import { Rng } from './random.js';
 
 export interface PlanOptions {
@@ -1014,6 +1014,7 @@ export function makePlan(o: PlanOptions): Plan {
     p.distributedStuffing(stuffing[i]!.r, stuffing[i]!.network, victims, i);
   }
 
+  markLoginRiskMayFire(p.incidents);
   p.incidents.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   p.incidents.forEach((inc, i) => (inc.id = `inc-${(i + 1).toString().padStart(3, '0')}`));
   p.traps.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0) || (a.id < b.id ? -1 : 1));
