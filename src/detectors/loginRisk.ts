@@ -241,7 +241,8 @@ export const loginRisk = defineDetector({
         // Local time: the offset of the account's first geolocated login, from its longitude
         // (15° an hour). It stays fixed, so a traveller's hours abroad read as at home, which is
         // what the owner's habit is about; the country and city say where they are.
-        if (s[TZ] === TZ_UNKNOWN && g !== null) s[TZ] = Math.max(-12, Math.min(14, Math.round(g.lon / 15)));
+        // `+ 0`: west of Greenwich by under 7.5° rounds to -0, which a JSON snapshot would restore as 0.
+        if (s[TZ] === TZ_UNKNOWN && g !== null) s[TZ] = Math.max(-12, Math.min(14, Math.round(g.lon / 15))) + 0;
         const tz = s[TZ] === TZ_UNKNOWN ? 0 : s[TZ]!;
         const localHour = Math.floor((((ev.ts + tz * HOUR_MS) % 86_400_000) + 86_400_000) % 86_400_000 / HOUR_MS);
 
