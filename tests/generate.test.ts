@@ -277,13 +277,16 @@ const TRAP_CLASSES = [
   'country_level_ips',
   'family_screens',
   'heavy_viewer',
+  'home_move',
   'mistyper',
   'new_account',
   'new_account_viewer',
   'one_trip_abroad',
+  'phone_upgrade',
   'plausible_flight',
   'repeat_trip',
   'shared_nat',
+  'travel_logins',
   'two_trips_abroad',
 ];
 

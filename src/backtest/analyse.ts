@@ -2,6 +2,7 @@ import { rulesLabel } from '../cli/rulesFlag.js';
 import { diffAlerts, rulesDiff, type AlertDiff, type SettingChange } from './diff.js';
 import type { GeoComparison } from './geo.js';
 import type { Labels } from './labels.js';
+import type { LoginRiskReport } from './loginRisk.js';
 import { detectorRows, type DetectorRow, type Side } from './run.js';
 import { scoreAlerts, type Score } from './score.js';
 
@@ -18,6 +19,8 @@ export interface Backtest {
   readonly settings?: readonly SettingChange[];
   /** Present when the two rule sets locate addresses with different data: how the log's addresses moved. */
   readonly geo?: GeoComparison;
+  /** With labels, per rule set running login_risk: every judged login's score by class (issue 16). */
+  readonly loginRisk?: readonly LoginRiskReport[];
 }
 
 export interface SideResult {

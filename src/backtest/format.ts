@@ -5,6 +5,7 @@ import { describeGeo, type GeoPoint } from '../geo/locator.js';
 import type { Backtest, SideResult } from './analyse.js';
 import { FAR_KM, type GeoComparison } from './geo.js';
 import { labelKeyKind, labelKeyText, type LabelIncident } from './labels.js';
+import { loginRiskRocTable, loginRiskTable } from './loginRisk.js';
 import type { DetectorRow } from './run.js';
 import type { ClassScore, DetectorScore, UnexplainedAlert } from './score.js';
 
@@ -333,6 +334,11 @@ export function formatBacktest(bt: Backtest, opts: { examples: number }): string
         sections.push(`Traps by class${name(s)}\n${table(t.cols, t.rows)}`);
       }
     }
+  }
+  for (const r of bt.loginRisk ?? []) {
+    const t = loginRiskTable(r);
+    const roc = loginRiskRocTable(r);
+    sections.push(`login_risk scores by class${compare ? ` (${r.side})` : ''}: every judged login\n${table(t.cols, t.rows)}\n\nlogin_risk ROC points\n${table(roc.cols, roc.rows)}`);
   }
   if (bt.geo) {
     const g = geoTable(bt.geo);

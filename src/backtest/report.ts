@@ -26,6 +26,7 @@ import {
   unexplainedExamples,
 } from './format.js';
 import { labelKeyKind, labelKeyText } from './labels.js';
+import { loginRiskChart, loginRiskRocTable, loginRiskTable } from './loginRisk.js';
 import { alertKey } from './run.js';
 import type { DetectorScore } from './score.js';
 
@@ -376,6 +377,16 @@ function signedRows(t: { cols: readonly { header: string; right?: boolean }[]; r
     .join('\n');
 }
 
+/** login_risk (issue 16): every judged login's score by class, the two distributions and ROC points. */
+function loginRiskSection(bt: Backtest): string {
+  if (bt.loginRisk === undefined || bt.loginRisk.length === 0) return '';
+  const blocks = bt.loginRisk.map((r) => {
+    const side = ` data-side="${esc(r.side)}"`;
+    return `<h3>${sideTag(r.side)}</h3>${loginRiskChart(r)}${dataTable(loginRiskTable(r), 'data login-risk-table', side, false)}<details><summary>ROC points per threshold</summary>${dataTable(loginRiskRocTable(r), 'data login-risk-roc', side, false)}</details>`;
+  });
+  return `<section id="login-risk"><h2>login_risk scores</h2><p class="note">Every login login_risk judged (after its minimum history), by the label it falls in: incident classes, trap classes, and benign (accounts no incident names). ≥ medium / high: logins at or over the thresholds; accounts ≥: accounts with at least one such login.</p>${blocks.join('\n')}</section>`;
+}
+
 /** Recall per incident class and violations per trap class, for each rule set, and the A → B change. */
 function classesSection(bt: Backtest): string {
   if (!bt.labels) return '';
@@ -604,6 +615,7 @@ export function renderReport(bt: Backtest, opts: ReportOptions): string {
     precisionRecall(bt),
     scoresSection(bt),
     classesSection(bt),
+    loginRiskSection(bt),
     geoSection(bt),
     diffSection(bt, opts.examples),
     missedSection(bt),

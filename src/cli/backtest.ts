@@ -4,6 +4,7 @@ import { analyse } from '../backtest/analyse.js';
 import { formatBacktest } from '../backtest/format.js';
 import { compareGeo, recordingLocator } from '../backtest/geo.js';
 import { loadLabelsFile, type Labels } from '../backtest/labels.js';
+import { loginRiskReport, scoreLogins, type LoginRiskReport } from '../backtest/loginRisk.js';
 import { renderReport } from '../backtest/report.js';
 import { runBacktest } from '../backtest/run.js';
 import { bindGeo, type Rules } from '../config/rules.js';
@@ -61,7 +62,15 @@ export async function backtestCommand(events: string, flags: BacktestFlags): Pro
   const runWith: GeoLocator[] = compareData ? [recordingLocator(locators[0]!, addresses), locators[1]!] : locators;
   const sides = await runBacktest({ path: events, rules, locator: runWith, latenessMs: flags.lateness });
   const geo = compareData ? compareGeo(addresses, locators[0]!, locators[1]!) : undefined;
-  const bt = analyse(events, sides, labels, flags.slack, geo);
+  let bt = analyse(events, sides, labels, flags.slack, geo);
+  if (labels !== undefined) {
+    const loginRisk: LoginRiskReport[] = [];
+    for (let i = 0; i < rules.length; i++) {
+      const scored = await scoreLogins({ path: events, rules: rules[i]!, locator: locators[i]!, latenessMs: flags.lateness });
+      if (scored !== undefined) loginRisk.push(loginRiskReport(sides[i]!.name, rules[i]!, scored, labels, flags.slack));
+    }
+    if (loginRisk.length > 0) bt = { ...bt, loginRisk };
+  }
   process.stdout.write(formatBacktest(bt, { examples: flags.examples }));
   if (flags.report !== undefined) {
     try {

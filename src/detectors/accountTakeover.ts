@@ -3,7 +3,7 @@ import { duration, formatDuration, parseDuration } from '../config/duration.js';
 import { ACCOUNT_CHANGES, type FraudEvent } from '../events/types.js';
 import { humanDuration } from '../format/human.js';
 import { round } from '../windows/baseline.js';
-import { defineDetector, type Detector, type Finding } from './types.js';
+import { defineDetector, SEVERITY_RANK, type Detector, type Finding } from './types.js';
 
 /**
  * Risky logins held per account. An attacker producing more risky logins than this within the
@@ -12,7 +12,7 @@ import { defineDetector, type Detector, type Finding } from './types.js';
 const MAX_RISKY_LOGINS = 16;
 
 /** Detectors whose finding on a login makes it risky. All run before account_takeover in the registry. */
-const SIGNALS = ['impossible_travel', 'geo_surge', 'brute_force', 'unfamiliar_location'] as const;
+const SIGNALS = ['impossible_travel', 'geo_surge', 'brute_force', 'unfamiliar_location', 'login_risk'] as const;
 
 const options = z.strictObject({
   /** How long after a risky login a sensitive account change from its device or address counts. Default 1h. */
@@ -21,9 +21,14 @@ const options = z.strictObject({
   changes: z.array(z.enum(ACCOUNT_CHANGES)).min(1).default(['email', 'password', 'payment', 'phone']),
   /**
    * Detectors whose finding on a successful login makes it risky; brute_force counts only when
-   * critical (a success after a burst of failures). Default all four.
+   * critical (a success after a burst of failures), login_risk from `loginRiskSeverity`. Default all five.
    */
   signals: z.array(z.enum(SIGNALS)).min(1).default([...SIGNALS]),
+  /**
+   * The login_risk severity from which a scored login is risky. Default high: a medium score is
+   * an unusual login, common enough among owners that a settings change after it is no takeover.
+   */
+  loginRiskSeverity: z.enum(['medium', 'high']).default('high'),
 });
 
 interface RiskyLogin {
@@ -49,15 +54,19 @@ export const accountTakeover = defineDetector({
   id: 'account_takeover',
   keyKind: 'account',
   defaultSeverity: 'critical',
-  description: 'A risky login (impossible travel, geo surge, brute force success, unfamiliar country) followed by a credential or payment change from its device or IP.',
+  description: 'A risky login (impossible travel, geo surge, brute force success, unfamiliar country, high login risk) followed by a credential or payment change from its device or IP.',
   options,
   create(o): Detector<State> {
     const windowMs = parseDuration(o.window);
     const changes: ReadonlySet<string> = new Set(o.changes);
     const signals: ReadonlySet<string> = new Set(o.signals);
 
+    const loginRiskRank = SEVERITY_RANK[o.loginRiskSeverity];
     const isRiskSignal = (f: Finding, accountId: string): boolean =>
-      f.key === accountId && signals.has(f.detector) && (f.detector !== 'brute_force' || f.severity === 'critical');
+      f.key === accountId &&
+      signals.has(f.detector) &&
+      (f.detector !== 'brute_force' || f.severity === 'critical') &&
+      (f.detector !== 'login_risk' || SEVERITY_RANK[f.severity ?? 'medium'] >= loginRiskRank);
 
     return {
       id: 'account_takeover',

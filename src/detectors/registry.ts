@@ -6,6 +6,7 @@ import { credentialStuffing } from './credentialStuffing.js';
 import { geoSurge } from './geoSurge.js';
 import { impossibleTravel } from './impossibleTravel.js';
 import { loginRateAnomaly } from './loginRateAnomaly.js';
+import { loginRisk } from './loginRisk.js';
 import type { DetectorSpec, KeyKind } from './types.js';
 import { unfamiliarLocation } from './unfamiliarLocation.js';
 import { viewingAnomaly } from './viewingAnomaly.js';
@@ -25,6 +26,7 @@ export const DETECTORS: readonly DetectorSpec[] = Object.freeze([
   concurrentStreams,
   accountSharing,
   viewingAnomaly,
+  loginRisk,
   accountTakeover,
 ] as unknown as DetectorSpec[]);
 

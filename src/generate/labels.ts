@@ -9,6 +9,7 @@ export const DETECTORS = [
   'concurrent_streams',
   'account_sharing',
   'viewing_anomaly',
+  'login_risk',
   'account_takeover',
 ] as const;
 export type DetectorId = (typeof DETECTORS)[number];
@@ -54,6 +55,8 @@ export const INCIDENT_CLASSES = {
   /** A light viewer watching about 9 h a day for 3–4 days running (the baseline, under the cap). */
   viewing_habit_jump: 'viewing_anomaly',
   account_takeover: 'account_takeover',
+  /** Same country, new device, user agent family and /24, at an hour the owner never logs in (issue 16). */
+  quiet_takeover: 'login_risk',
 } as const satisfies Record<string, DetectorId>;
 export type IncidentClass = keyof typeof INCIDENT_CLASSES;
 

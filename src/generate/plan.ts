@@ -25,6 +25,7 @@ import {
   titleId,
   userAgent,
 } from './model.js';
+import { markLoginRiskMayFire, planLoginRiskTraps, quietTakeover } from './loginRiskPlan.js';
 import { Rng } from './random.js';
 
 export interface PlanOptions {
@@ -830,6 +831,10 @@ export function makePlan(o: PlanOptions): Plan {
     { cls: 'sharing_recurrent', count: days >= 14 ? per : 0, setup: (acc, r) => {
       sharingAccount(acc, r);
       later.push(() => { p.sharingRecurrent(acc, r); });
+    } },    // login_risk (issue 16): about 1 % of accounts, on ordinary login habits (one to three a day).
+    { cls: 'quiet_takeover', count: per === 0 ? 0 : Math.max(per, Math.round(o.accounts / 100)), setup: (acc, r) => {
+      acc.loginsPerDay = [1, 3];
+      later.push(() => quietTakeover(p, acc, r, r.int(lo, hi)));
     } },
   ];
   const rounds = Math.max(0, ...incidentKinds.map((k) => k.count));
@@ -983,6 +988,8 @@ export function makePlan(o: PlanOptions): Plan {
         `new account from ${iso(acc.activeFrom)}: watches 8.5–9.5 h every day from local ${hour.toFixed(1)}h on ${acc.devices[0]!.id} in ${acc.home.city}, with no earlier viewing to compare`));
     }
 
+    planLoginRiskTraps(p, take, o.seed, o.accounts, later);
+
     const newcomers = days >= 5 ? trapCount(o.accounts, 0.02) : 0;
     for (let i = 0; i < newcomers; i++) {
       const acc = take('trap:new_account');
@@ -1007,6 +1014,7 @@ export function makePlan(o: PlanOptions): Plan {
     p.distributedStuffing(stuffing[i]!.r, stuffing[i]!.network, victims, i);
   }
 
+  markLoginRiskMayFire(p.incidents);
   p.incidents.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   p.incidents.forEach((inc, i) => (inc.id = `inc-${(i + 1).toString().padStart(3, '0')}`));
   p.traps.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0) || (a.id < b.id ? -1 : 1));
