@@ -54,13 +54,14 @@ export const geoSchema = z.discriminatedUnion(
 );
 
 /**
- * The default memory budget for detector state, in keys. At the bytes per key the memory bench
- * measures (about 0.6 KB per account with every detector on, far less per address or network)
- * this holds about 300 MB of account state and 150 MB of address state: a ceiling well under
- * 1 GB that a deployment hits only when something is wrong (a botnet's logins, an id bug
- * upstream), and that operators raise, with the heap, for a larger active population.
+ * The default memory budget for detector state, in keys. At the bytes per key measured (about
+ * 1.2 KB for an account that logs in and streams with every detector on, 0.6 KB for one only
+ * seen logging in, 0.36 KB per address or network key) this holds at most about 0.5 GB of
+ * account state and 0.2 GB of address state: a ceiling well under 1 GB that a deployment hits
+ * only when something is wrong (a botnet's logins, an id bug upstream), and that operators
+ * raise, with the heap, for a larger active population.
  */
-export const DEFAULT_STATE_BUDGET = Object.freeze({ accounts: 500_000, addresses: 1_000_000 });
+export const DEFAULT_STATE_BUDGET = Object.freeze({ accounts: 400_000, addresses: 500_000 });
 export const STATE_BUDGET_MIN = 100;
 export const STATE_BUDGET_MAX = 100_000_000;
 

@@ -21,13 +21,24 @@ const TWISTS: readonly ((ev: Record<string, unknown>) => Record<string, unknown>
   (ev) => ({ eventId: `${String(ev.eventId)}${'x'.repeat(300)}` }),
 ];
 
+function eventOf(line: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** One corpus line: invalid by the contract, never containing a line break. */
 function corpusLine(r: Rng, base: readonly string[], i: number): Buffer {
   for (;;) {
     const kind = r.int(100);
     if (kind < 2) return Buffer.from(Array.from({ length: 1 + r.int(80) }, () => 0x80 + r.int(128))); // not UTF-8 at all
     if (kind < 22) {
-      const ev = JSON.parse(base[r.int(base.length)]!) as Record<string, unknown>;
+      // A generated log has invalid lines of its own: twist only lines that are events.
+      const ev = eventOf(base[r.int(base.length)]!);
+      if (ev === undefined) continue;
       const twist = r.pick(TWISTS)(ev);
       // A fresh eventId (unless the twist is the eventId), so no corpus line can shadow a real event as a duplicate.
       return Buffer.from(JSON.stringify({ ...ev, ...twist, eventId: `fuzz-${i}-${String(twist.eventId ?? ev.eventId)}` }));
