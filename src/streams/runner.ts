@@ -8,12 +8,11 @@ import { KafkaService, type ShutdownStep } from '../daemon/service.js';
 import type { KeyKind } from '../detectors/types.js';
 import { Stats } from '../engine/stats.js';
 import type { FraudwatchError } from '../errors.js';
-import type { FraudEvent } from '../events/types.js';
 import { GeoBinding } from '../geo/live.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { createKafka } from '../kafka/client.js';
 import { readChangelog } from './changelog.js';
-import { ipRoutingKey, progressMarkers, repartitionBatch } from './repartition.js';
+import { progressMarkers, repartitionBatch, repartitionRoute, type RepartitionRoute } from './repartition.js';
 import { StateTask, type DrainedCheck } from './task.js';
 import { changelogPartition, ensureTopology, transactionalId, type Topology } from './topics.js';
 import { isFenced, TxnProducer } from './transactions.js';
@@ -80,7 +79,7 @@ export class StreamsRunner extends KafkaService {
   private rules: Rules;
   /** The rules as parsed, bound to the geolocation data in use (a database swap changes rulesVersion). */
   private readonly geo: GeoBinding;
-  private ipKeyOf: (ev: FraudEvent) => string | undefined;
+  private route: RepartitionRoute;
   private readonly tasks = new Map<string, Task>();
   private assignment = new Set<string>();
   protected readonly metrics: StreamsMetrics;
@@ -111,7 +110,7 @@ export class StreamsRunner extends KafkaService {
     this.txnKafka = createKafka(config, log.child({ component: 'txn' }, { level: 'error' }));
     this.geo = new GeoBinding(rules, locator, log);
     this.rules = this.geo.rules;
-    this.ipKeyOf = ipRoutingKey(rules);
+    this.route = repartitionRoute(rules);
     this.metrics = new StreamsMetrics(this.aggregate, () => this.refreshStats());
     this.metrics.rulesInfo.set({ version: this.rules.version }, 1);
     this.geo.attach(this.metrics, () => this.applyRules(this.geo.rules));
@@ -450,7 +449,7 @@ export class StreamsRunner extends KafkaService {
     const fresh = messages.filter((m) => Number(m.offset) >= t.next);
     const next = Math.max(end, fresh.length > 0 ? Number(fresh[fresh.length - 1]!.offset) + 1 : 0);
     if (next <= t.next) return;
-    const records = repartitionBatch(fresh, t.partition, this.topology, this.config.dlqTopic, this.ipKeyOf, this.stage1Stats, t.clock);
+    const records = repartitionBatch(fresh, t.partition, this.topology, this.config.dlqTopic, this.route, this.stage1Stats, t.clock);
     // Markers to every task, after this batch's events: a task's watermark waits for each input
     // partition, and an input keyed like the repartition topics (by accountId) sends an account
     // task events from only one of them. Without markers the others would hold it back until
@@ -590,7 +589,7 @@ export class StreamsRunner extends KafkaService {
 
   private applyRules(rules: Rules): void {
     this.rules = rules;
-    this.ipKeyOf = ipRoutingKey(rules);
+    this.route = repartitionRoute(rules);
     for (const t of this.tasks.values()) {
       // Under the task's lock: the next released event of each task is scored with the new rules.
       if (t.state !== undefined) void this.exclusive(t, async () => t.state!.pipeline.setRules(rules));
