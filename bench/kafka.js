@@ -60,8 +60,8 @@ async function committedTotal(admin, groupId, topic) {
   return r[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 }
 
-export function spawnDaemon(env) {
-  const proc = spawn(process.execPath, ['bin/fraudwatch.js', 'run'], { env: { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnDaemon(env, nodeArgs = []) {
+  const proc = spawn(process.execPath, [...nodeArgs, 'bin/fraudwatch.js', 'run'], { env: { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout.on('data', (c) => (log += c));
   proc.stderr.on('data', (c) => (log += c));

@@ -240,8 +240,8 @@ async function oneRun(ctx, kind, input, inputEnds) {
       FRAUDWATCH_LATENESS: '0s',
       FRAUDWATCH_IDLE_TIMEOUT: '200ms',
       FRAUDWATCH_LOG_LEVEL: 'warn',
-      ...(process.env.BENCH_PEER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_PEER_NODE_OPTIONS } : {}),
-    });
+      // BENCH_PEER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof": profile the fraudwatch runs.
+    }, process.env.BENCH_PEER_NODE_ARGS?.split(' ').filter(Boolean) ?? []);
     proc = d.proc;
     stop = d.stop;
     output = d.log;
