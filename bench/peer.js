@@ -21,7 +21,8 @@
 // BENCH_PEER_ROUNDS (3), BENCH_PEER_LONG_EVENTS (5000000; 0 skips the long row: a bigger log of
 // the same generator, at-least-once brute_force only against the peer's at_least_once).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { DETECTOR_IDS } from '../dist/detectors/registry.js';
 import { generateToDir } from '../dist/generate/generator.js';
@@ -153,7 +154,6 @@ export async function peerBench() {
 /** Produces `log` to a fresh topic, then runs every kind `rounds` times, interleaved. */
 async function series(ctx, log, kinds, rounds) {
   const { kafka, admin } = ctx;
-  const lines = readFileSync(log, 'utf8').split('\n').filter((l) => l.length > 0);
   const input = name('bench-peer-in');
   await createTopics(admin, [{ topic: input, numPartitions: PARTITIONS }]);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -162,9 +162,17 @@ async function series(ctx, log, kinds, rounds) {
   try {
     // Keyed by accountId (Kafka's murmur2 partitioner, as Java producers use): what the README
     // tells producers to do, and what the peer relies on. Unparseable lines go unkeyed.
-    for (let i = 0; i < lines.length; i += 4000) {
-      await producer.send({ topic: input, acks: -1, messages: lines.slice(i, i + 4000).map((value) => ({ key: /"accountId":"([^"]*)"/.exec(value)?.[1] ?? null, value })) });
+    // Streamed: the 5M-event log is larger than the longest string Node can hold.
+    let messages = [];
+    for await (const value of createInterface({ input: createReadStream(log), crlfDelay: Infinity })) {
+      if (value.length === 0) continue;
+      messages.push({ key: /"accountId":"([^"]*)"/.exec(value)?.[1] ?? null, value });
+      if (messages.length === 4000) {
+        await producer.send({ topic: input, acks: -1, messages });
+        messages = [];
+      }
     }
+    if (messages.length > 0) await producer.send({ topic: input, acks: -1, messages });
     const inputEnds = new Map((await admin.fetchTopicOffsets(input)).map((o) => [o.partition, Number(o.high)]));
     const events = [...inputEnds.values()].reduce((a, b) => a + b, 0);
     for (let round = 0; round < rounds; round++) {
