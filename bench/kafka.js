@@ -5,7 +5,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 
-const BENCH_PORT = 19592;
+// FRAUDWATCH_BENCH_PORT moves the bench's own broker (several checkouts benchmarking side by side).
+const BENCH_PORT = Number(process.env.FRAUDWATCH_BENCH_PORT ?? 19592);
 const THROUGHPUT_EVENTS = Number(process.env.BENCH_KAFKA_EVENTS ?? 200_000);
 const RATE = Number(process.env.BENCH_RATE ?? 5000);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
@@ -59,8 +60,8 @@ async function committedTotal(admin, groupId, topic) {
   return r[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 }
 
-export function spawnDaemon(env) {
-  const proc = spawn(process.execPath, ['bin/fraudwatch.js', 'run'], { env: { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnDaemon(env, nodeArgs = []) {
+  const proc = spawn(process.execPath, [...nodeArgs, 'bin/fraudwatch.js', 'run'], { env: { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout.on('data', (c) => (log += c));
   proc.stderr.on('data', (c) => (log += c));

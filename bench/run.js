@@ -15,6 +15,11 @@
 //   npm run bench -- --only flood       1M and 5M logins from new accounts and addresses on the default
 //                                       heap (BENCH_FLOOD_SIZES): peak RSS and time per event under the
 //                                       state budget
+//   npm run bench -- --only peer        fraudwatch beside the Kafka Streams peer (bench/peer/kstreams,
+//                                       Java 17 and Maven) in both processing modes, on generate
+//                                       --seed 42 (960 accounts), then a 5M-event log (BENCH_PEER_LONG_EVENTS,
+//                                       0 skips it); BENCH_PEER_ROUNDS interleaved rounds (3), medians
+//   FRAUDWATCH_BENCH_PORT=19592         the port of the broker the bench starts when none is given
 //   BENCH_EVENTS=200000 npm run bench   a smaller log for a quick look
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +29,7 @@ import { generateToDir } from '../dist/generate/generator.js';
 import { floodBench } from './flood.js';
 import { geoBench } from './geo.js';
 import { kafkaBench } from './kafka.js';
+import { peerBench, peerRows } from './peer.js';
 import { scalingBench } from './scaling.js';
 
 const args = process.argv.slice(2);
@@ -164,6 +170,13 @@ if (only === 'all' || only === 'flood') {
     if (r.failed !== undefined) table.push([label, 'failed', r.failed, '', '']);
     else table.push([label, `${fmt(r.usPerEvent, 1)} µs/event`, `peak RSS ${fmt(r.peakRssMb)} MB`, `x${fmt(r.usPerEvent / first.usPerEvent, 2)} of ${fmt(first.events)}`, `evicted ${r.evicted}; target RSS < 3 GB, ≤ 1.5x`]);
   }
+}
+
+if (only === 'all' || only === 'peer') {
+  const p = await peerBench();
+  results.peer = p;
+  if (p.skipped) table.push(['Kafka Streams peer', 'skipped', p.skipped, '', '']);
+  else table.push(...peerRows(p, fmt));
 }
 
 writeFileSync('bench/results.json', JSON.stringify(results, null, 2) + '\n');

@@ -241,7 +241,7 @@ async function untilProcessed({ kafka, admin, producer, group, input, inputEnds,
 }
 
 /** The group's committed offsets, "topic:partition" → offset (no topics given: all of the group's). */
-async function committedOffsets(admin, group) {
+export async function committedOffsets(admin, group) {
   const out = new Map();
   for (const t of await admin.fetchOffsets({ groupId: group })) for (const p of t.partitions) out.set(`${t.topic}:${p.partition}`, Number(p.offset));
   return out;
@@ -263,7 +263,7 @@ async function injectClock(producer, input, ts) {
  * input: every event is then in a committed transaction, and whatever comes later (progress
  * markers and clock events) is not an event of the input.
  */
-async function lastEventEnds(kafka, admin, topics, readerGroups) {
+export async function lastEventEnds(kafka, admin, topics, readerGroups) {
   const ends = new Map();
   for (const topic of topics) {
     const last = new Map();
@@ -286,7 +286,7 @@ async function lastEventEnds(kafka, admin, topics, readerGroups) {
  * Done when each partition's fetch position reached its end: kafkajs reports the last offset of
  * each fetched batch, transaction markers and aborted records included, which eachBatch never sees.
  */
-async function readRanges(kafka, admin, topic, fromOf, onMessage, readerGroups) {
+export async function readRanges(kafka, admin, topic, fromOf, onMessage, readerGroups) {
   const ranges = (await admin.fetchTopicOffsets(topic)).map((o) => {
     const r = { partition: o.partition, low: Number(o.low), high: Number(o.high) };
     return { ...r, from: fromOf(r) };
@@ -332,7 +332,7 @@ function stopAll(daemons) {
   return Promise.all(daemons.filter((d) => d.proc.exitCode === null && d.proc.signalCode === null).map((d) => d.stop()));
 }
 
-function peakRssMb(pid) {
+export function peakRssMb(pid) {
   try {
     const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb === undefined ? null : Math.round(Number(kb) / 1024);

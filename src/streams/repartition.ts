@@ -37,33 +37,62 @@ export function progressMarkers(partition: number, read: number, maxTs: number, 
 }
 
 /**
- * The key an event is re-keyed by for the IP tasks. credential_stuffing aggregates an address and
- * its network (keyOf returns [ip, cidr]); keying by the network puts every address of a network in
- * one task, so both levels see all their events. With the detector off or network aggregation off,
- * the address itself.
+ * Where stage 1 sends a valid event: to the account tasks or not, and under which key (if any)
+ * to the IP tasks. Built once per rules load.
  */
-export function ipRoutingKey(rules: Rules): (ev: FraudEvent) => string | undefined {
-  const rule = rules.detectors.find((r) => r.id === 'credential_stuffing');
-  return (ev) => {
-    if (ev.type !== 'login') return undefined;
-    if (rule === undefined) return ev.ip;
-    const keys = rule.detector.keyOf(ev);
-    if (keys === undefined) return undefined;
-    return typeof keys === 'string' ? keys : keys[keys.length - 1];
+export interface RepartitionRoute {
+  /** True when some enabled account-kind detector reads the event (its keyOf gives a key). */
+  readonly account: (ev: FraudEvent) => boolean;
+  /** The key the event is re-keyed by for the IP tasks, or undefined when no IP-kind detector reads it. */
+  readonly ipKey: (ev: FraudEvent) => string | undefined;
+}
+
+/**
+ * Only the events some detector of a key kind reads cross that kind's repartition topic: with
+ * brute_force alone, a tenth of the input (its logins) goes to the account tasks and nothing to
+ * the IP tasks. A task's detectors never see the others, so its alerts and state are those of
+ * the whole input, and its event time still moves with every input partition through stage 1's
+ * progress markers (which carry the newest event time read, forwarded or not). What the task's
+ * dedupe no longer sees is the eventIds of events it is not sent: that matters only for two
+ * different events sharing one eventId (which the contract forbids), and the
+ * duplicates it counts are those of the events it reads.
+ *
+ * The IP key: credential_stuffing aggregates an address and its network (keyOf returns [ip,
+ * cidr]); keying by the network puts every address of a network in one task, so both levels see
+ * all their events. With network aggregation off, the address itself.
+ */
+export function repartitionRoute(rules: Rules): RepartitionRoute {
+  const account = rules.detectors.filter((r) => r.detector.keyKind === 'account').map((r) => r.detector);
+  const ip = rules.detectors.filter((r) => r.detector.keyKind === 'ip').map((r) => r.detector);
+  const stuffing = rules.detectors.find((r) => r.id === 'credential_stuffing')?.detector;
+  return {
+    account: (ev) => {
+      for (let i = 0; i < account.length; i++) if (account[i]!.keyOf(ev) !== undefined) return true;
+      return false;
+    },
+    ipKey: (ev) => {
+      if (stuffing !== undefined) {
+        const keys = stuffing.keyOf(ev);
+        if (keys !== undefined) return typeof keys === 'string' ? keys : keys[keys.length - 1];
+      }
+      // Another IP-kind detector (none is registered today) is keyed by the address.
+      for (const d of ip) if (d !== stuffing && ev.ip !== undefined && d.keyOf(ev) !== undefined) return ev.ip;
+      return undefined;
+    },
   };
 }
 
 /**
  * Stage 1, stateless: an input partition's records → dead letters (invalid) and repartition
- * records (valid: the original bytes, keyed by accountId, and logins also by network). The
- * caller adds the progress markers and commits it all with the input offsets in one transaction.
+ * records (valid: the original bytes, keyed by accountId, and logins also by network, each only
+ * when some detector of that kind reads it: see repartitionRoute). The caller adds the progress markers and commits it all with the input offsets in one transaction.
  */
 export function repartitionBatch(
   messages: readonly KafkaMessage[],
   partition: number,
   topology: Topology,
   dlqTopic: string,
-  ipKeyOf: (ev: FraudEvent) => string | undefined,
+  route: RepartitionRoute,
   stats: Stats,
   clock: { maxTs: number },
 ): OutRecord[] {
@@ -92,8 +121,8 @@ export function repartitionBatch(
     stats.valid++;
     stats.byType[ev.type]!++;
     const headers = { [SOURCE_HEADERS.partition]: String(partition), [SOURCE_HEADERS.offset]: m.offset };
-    out.push({ topic: topology.repartition.account, message: { key: ev.accountId, value: m.value, headers } });
-    const ipKey = ipKeyOf(ev);
+    if (route.account(ev)) out.push({ topic: topology.repartition.account, message: { key: ev.accountId, value: m.value, headers } });
+    const ipKey = route.ipKey(ev);
     if (ipKey !== undefined) out.push({ topic: topology.repartition.ip, message: { key: ipKey, value: m.value, headers } });
   }
   return out;

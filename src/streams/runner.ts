@@ -9,18 +9,27 @@ import { KafkaService, type ShutdownStep } from '../daemon/service.js';
 import type { KeyKind } from '../detectors/types.js';
 import { Stats } from '../engine/stats.js';
 import type { FraudwatchError } from '../errors.js';
-import type { FraudEvent } from '../events/types.js';
 import { GeoBinding } from '../geo/live.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { createKafka } from '../kafka/client.js';
 import { readChangelog } from './changelog.js';
-import { ipRoutingKey, progressMarkers, repartitionBatch } from './repartition.js';
+import { progressMarkers, repartitionBatch, repartitionRoute, type RepartitionRoute } from './repartition.js';
 import { StateTask, type DrainedCheck } from './task.js';
 import { changelogPartition, ensureTopology, transactionalId, type Topology } from './topics.js';
-import { isFenced, TxnProducer } from './transactions.js';
+import { isFenced, TxnProducer, type OutRecord } from './transactions.js';
 
 /** How often consumed repartition records are deleted (as Kafka Streams purges its repartition topics). */
 const PURGE_MS = 30_000;
+/**
+ * A task's transaction spans its batches until this much wall time has passed since its last
+ * commit (Kafka Streams' commit.interval.ms under exactly_once_v2), or until it holds
+ * COMMIT_MAX_RECORDS output records; the tick (200 ms) commits whatever is left. One transaction
+ * per fetched batch cost a transaction's round trips, a set of progress markers and a snapshot of
+ * every changed key per batch. Nothing is visible downstream before its commit either way, so
+ * only the size of what a crash makes the next owner redo changes, not what it produces.
+ */
+const COMMIT_INTERVAL_MS = 100;
+const COMMIT_MAX_RECORDS = 20_000;
 /** Wait before re-initialising a task whose init failed (broker hiccup), doubling to 30 s. */
 const INIT_RETRY_MS = 1_000;
 
@@ -36,8 +45,12 @@ interface Task {
   readonly state: StateTask | undefined;
   ready: boolean;
   closed: boolean;
-  /** Stage 1: next input offset to read; stage 2 keeps its own. */
+  /** Stage 1: next input offset to read (what is pending included); stage 2 keeps its own. */
   next: number;
+  /** Stage 1: output of the batches read since the last commit (committed with offset `next`). */
+  pending: OutRecord[];
+  /** performance.now() of the task's last commit (or start): when the next one is due. */
+  lastCommit: number;
   /** The offset this task committed last. */
   committed: number;
   /** Stage 1: the newest event time read from this input partition (for progress markers). */
@@ -81,7 +94,7 @@ export class StreamsRunner extends KafkaService {
   private rules: Rules;
   /** The rules as parsed, bound to the geolocation data in use (a database swap changes rulesVersion). */
   private readonly geo: GeoBinding;
-  private ipKeyOf: (ev: FraudEvent) => string | undefined;
+  private route: RepartitionRoute;
   private readonly tasks = new Map<string, Task>();
   private assignment = new Set<string>();
   protected readonly metrics: StreamsMetrics;
@@ -113,7 +126,7 @@ export class StreamsRunner extends KafkaService {
     this.txnKafka = createKafka(config, log.child({ component: 'txn' }, { level: 'error' }));
     this.geo = new GeoBinding(rules, locator, log);
     this.rules = this.geo.rules;
-    this.ipKeyOf = ipRoutingKey(rules);
+    this.route = repartitionRoute(rules);
     this.metrics = new StreamsMetrics(this.aggregate, () => this.refreshStats());
     this.evictionLog = new EvictionLog(log);
     this.metrics.rulesInfo.set({ version: this.rules.version }, 1);
@@ -133,7 +146,7 @@ export class StreamsRunner extends KafkaService {
   protected flushSteps(): readonly ShutdownStep[] {
     return [
       // Commits what idle flushes scored since; events still buffered stay uncommitted.
-      ['final commits', () => Promise.all([...this.tasks.values()].map((t) => this.exclusive(t, () => this.commitState(t))))],
+      ['final commits', () => Promise.all([...this.tasks.values()].map((t) => this.exclusive(t, () => (t.state === undefined ? this.commitStage1(t) : this.commitState(t)))))],
       ['producers', () => Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'shutdown')))],
     ];
   }
@@ -271,6 +284,8 @@ export class StreamsRunner extends KafkaService {
       ready: false,
       closed: false,
       next: 0,
+      pending: [],
+      lastCommit: performance.now(),
       committed: -1,
       seekTo: undefined,
       clock: { maxTs: Number.NEGATIVE_INFINITY },
@@ -429,7 +444,7 @@ export class StreamsRunner extends KafkaService {
         if (t.stage === 'repartition') await this.repartition(t, batch.messages, Number(batch.lastOffset()) + 1);
         else {
           t.state!.handle(batch.messages);
-          await this.commitState(t);
+          if (this.commitDue(t, t.state!.pendingRecords())) await this.commitState(t);
         }
       } catch (err) {
         void this.resetTask(t, err);
@@ -454,15 +469,34 @@ export class StreamsRunner extends KafkaService {
     const fresh = messages.filter((m) => Number(m.offset) >= t.next);
     const next = Math.max(end, fresh.length > 0 ? Number(fresh[fresh.length - 1]!.offset) + 1 : 0);
     if (next <= t.next) return;
-    const records = repartitionBatch(fresh, t.partition, this.topology, this.config.dlqTopic, this.ipKeyOf, this.stage1Stats, t.clock);
-    // Markers to every task, after this batch's events: a task's watermark waits for each input
+    const records = repartitionBatch(fresh, t.partition, this.topology, this.config.dlqTopic, this.route, this.stage1Stats, t.clock);
+    for (const r of records) t.pending.push(r);
+    t.next = next;
+    if (this.commitDue(t, t.pending.length)) await this.commitStage1(t);
+  }
+
+  /** Is a task's open transaction due: the commit interval passed, or enough output waits in it. */
+  private commitDue(t: Task, records: number): boolean {
+    return records >= COMMIT_MAX_RECORDS || performance.now() - t.lastCommit >= COMMIT_INTERVAL_MS;
+  }
+
+  /**
+   * Stage 1's transaction: what the batches read since the last commit forwarded, then progress
+   * markers to every task saying the input partition was read below `next`, and the input offset.
+   */
+  private async commitStage1(t: Task): Promise<void> {
+    if (t.closed || !t.ready || t.next <= t.committed) return;
+    const next = t.next;
+    const records = t.pending;
+    // Markers to every task, after the events: a task's watermark waits for each input
     // partition, and an input keyed like the repartition topics (by accountId) sends an account
     // task events from only one of them. Without markers the others would hold it back until
     // stage 1 had read everything.
-    records.push(...progressMarkers(t.partition, next, t.clock.maxTs, this.topology));
+    for (const m of progressMarkers(t.partition, next, t.clock.maxTs, this.topology)) records.push(m);
+    t.pending = [];
     await t.producer.commit(records, [{ topic: t.topic, partition: t.partition, offset: next }]);
-    t.next = next;
     t.committed = next;
+    t.lastCommit = performance.now();
     this.producersHealthy = true;
   }
 
@@ -474,6 +508,7 @@ export class StreamsRunner extends KafkaService {
     await t.producer.commit(c.records, c.offsets);
     c.done();
     t.committed = s.committed;
+    t.lastCommit = performance.now();
     this.producersHealthy = true;
   }
 
@@ -485,6 +520,17 @@ export class StreamsRunner extends KafkaService {
     if (this.stopping) return;
     const now = Date.now();
     const stateTasks = [...this.tasks.values()].filter((t) => t.state !== undefined && t.ready);
+    for (const t of this.tasks.values()) {
+      // Stage 1's open transactions: read input is committed within a tick of its commit interval.
+      if (t.state !== undefined || !t.ready || t.next <= t.committed) continue;
+      void this.exclusive(t, async () => {
+        try {
+          await this.commitStage1(t);
+        } catch (err) {
+          void this.resetTask(t, err);
+        }
+      });
+    }
     if (stateTasks.length > 0 && !this.polling) void this.pollDrained();
     const check = this.drained;
     for (const t of stateTasks) {
@@ -602,7 +648,7 @@ export class StreamsRunner extends KafkaService {
 
   private applyRules(rules: Rules): void {
     this.rules = rules;
-    this.ipKeyOf = ipRoutingKey(rules);
+    this.route = repartitionRoute(rules);
     for (const t of this.tasks.values()) {
       // Under the task's lock: the next released event of each task is scored with the new rules.
       if (t.state !== undefined) void this.exclusive(t, async () => t.state!.pipeline.setRules(rules));

@@ -328,6 +328,11 @@ export class StateTask {
     this.positionDirty = true;
   }
 
+  /** Output records (alerts, dead letters) waiting for the next commit. */
+  pendingRecords(): number {
+    return this.outbox.length;
+  }
+
   /** True when a commit would change something: alerts, state, or the committed position. */
   hasWork(): boolean {
     return this.outbox.length > 0 || this.positionDirty;
