@@ -117,10 +117,13 @@ describe('viewing_anomaly', () => {
     // Control: the baseline is in use, and the 9 h day scores z 1.5. History days 0–18: median
     // 7.5, MAD 0.5 → scale 1 h. With z ≥ 1.5 the threshold is 9 h, reached only at the stop at
     // 22:00 (until then the window still holds part of the day before and less of this one).
-    const alerts = run(events, { rules: rulesWith({ zThreshold: 1.5, priorWeight: 0 }) }).of('viewing_anomaly');
+    const alerts = run(events, { rules: rulesWith({ zThreshold: 1.5, priorWeight: 0, minScaleShare: 0 }) }).of('viewing_anomaly');
     expect(alerts.map((a) => a.ts)).toEqual(['2026-03-22T22:00:00.000Z']);
     // With the prior (the default), day 0 too is judged: 2 + 1.5 × 3 h = 6.5 h, at 21:30.
-    expect(run(events, { rules: rulesWith({ zThreshold: 1.5 }) }).of('viewing_anomaly').map((a) => a.ts)).toEqual(['2026-03-02T21:30:00.000Z', '2026-03-22T22:00:00.000Z']);
+    expect(run(events, { rules: rulesWith({ zThreshold: 1.5, minScaleShare: 0 }) }).of('viewing_anomaly').map((a) => a.ts)).toEqual(['2026-03-02T21:30:00.000Z', '2026-03-22T22:00:00.000Z']);
+    // With the spread floor at its default share (0.35 × 7.5 h = 2.6 h), 9 h is within 1.5 z:
+    // 7.5 + 1.5 × 2.625 = 11.4 h.
+    expect(run(events, { rules: rulesWith({ zThreshold: 1.5, priorWeight: 0 }) }).alerts).toHaveLength(0);
     expect(alerts[0]!.evidence).toMatchObject({ reason: 'baseline', hours: 9, historyDays: 19, baseline: { medianHours: 7.5, madHours: 0.5, z: 1.5 } });
   });
 
@@ -358,6 +361,17 @@ describe('viewing_anomaly', () => {
   });
 
   describe('young accounts (issue 15): shrunk toward the population prior', () => {
+    it('stays quiet on a young evening viewer whose first long weekend spans two evenings (minScaleShare)', () => {
+      // Four evenings of 4.5 h (18:00–22:30 UTC), then 21:00–03:00 and 15:00–21:00: a 24 h window of 12 h.
+      const events = byTime([...habit('acc1', 0, [4.5, 4.5, 4.5, 4.5], 18), ...watch('acc1', atUtc(4, 21), 6 * HOUR), ...watch('acc1', atUtc(5, 15), 6 * HOUR)]);
+      // Own days [4.5 × 4]: MAD 0, spread floor max(1 h, 0.35 × 4.5 h) = 1.575 h; prior share 1/5:
+      // median 0.2 × 2 + 0.8 × 4.5 = 4 h, scale 0.2 × 3 + 0.8 × 1.575 = 1.86 h: threshold 13.3 h.
+      expect(run(events, { rules: R }).alerts).toHaveLength(0);
+      // Control: without the share floor the scale is 0.2 × 3 + 0.8 × 1 = 1.4 h, threshold 11 h: medium.
+      const control = run(events, { rules: rulesWith({ minScaleShare: 0 }) }).of('viewing_anomaly');
+      expect(control.map((a) => [a.ts.slice(0, 10), a.severity])).toEqual([['2026-03-07', 'medium']]);
+    });
+
     it('alerts on a jump from 1 h a day to 9 h after three days', () => {
       const events = byTime([...habit('acc1', 0, [1, 1, 1, 1], 9), ...watch('acc1', atUtc(4, 9), 9 * HOUR)]);
       const alerts = run(events, { rules: R }).of('viewing_anomaly');

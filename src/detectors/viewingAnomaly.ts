@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent, PlaybackEvent } from '../events/types.js';
 import { humanDuration, humanNumber } from '../format/human.js';
-import { robustScore, round, shrinkToPrior, type Shrunk } from '../windows/baseline.js';
+import { robustScore, round, shrinkToPrior, withScaleFloor, type Shrunk } from '../windows/baseline.js';
 import { defineDetector, type Detector, type Emit, type Severity } from './types.js';
 
 const HOUR_MS = 3_600_000;
@@ -116,6 +116,13 @@ const options = z.strictObject({
    * change into an infinite z. Default 1h.
    */
   minScale: duration('1m', '24h').default('1h'),
+  /**
+   * Floor of the baseline's spread as a share of its median: days vary more on a heavier habit,
+   * so a 4 h viewer is not judged by a 1 h viewer's spread (a young account's few days
+   * especially: four evenings that happened to be alike say little about the fifth). 0: none.
+   * Default 0.35.
+   */
+  minScaleShare: z.number().min(0).max(5).default(0.35),
   /**
    * Sessions tracked at once per account (memory bound); past it the least recently active is
    * forgotten, and its next event opens it afresh. Default 8.
@@ -394,9 +401,10 @@ export const viewingAnomaly = defineDetector({
      * with a fixed population prior; undefined when priors are off).
      */
     function score(hist: number[], viewedHours: number): Shrunk | undefined {
-      if (hist.length >= minHistoryDays) return shrinkToPrior(robustScore(hist, viewedHours, minScaleHours), hist.length, viewedHours, undefined);
-      if (priorWeight === 0) return undefined;
-      return shrinkToPrior(robustScore(hist, viewedHours, minScaleHours), hist.length, viewedHours, prior);
+      if (hist.length < minHistoryDays && priorWeight === 0) return undefined;
+      const raw = robustScore(hist, viewedHours, minScaleHours);
+      const own = withScaleFloor(raw, viewedHours, o.minScaleShare * raw.median);
+      return shrinkToPrior(own, hist.length, viewedHours, hist.length >= minHistoryDays ? undefined : prior);
     }
 
     /**

@@ -790,7 +790,9 @@ class Planner {
    */
   bruteForceInterleaved(acc: Account, rng: Rng, day: number, succeed: boolean): void {
     const coarse = coarseFor(acc.home.country);
-    const ip = coarse ? this.book.v4(rng, coarse) : this.book.v4(rng, rng.pick(foreignCities(acc.home, acc.home.country, 500)));
+    // As for the plain burst: a country-level address, or one in the home city, so the attacker's
+    // success is no position fix far from the owner's (no travel alert on top).
+    const ip = coarse ? this.book.v4(rng, coarse) : this.book.v4(rng, acc.home);
     const dev = this.foreignDevice(rng, 'bot');
     const own = acc.commute?.ip ?? acc.homeIps[0]!;
     const ownDev = acc.devices[1] ?? acc.devices[0]!;

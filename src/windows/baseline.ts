@@ -24,6 +24,12 @@ export function robustScore(history: readonly number[], x: number, minScale: num
   return { median: med, mad, scale, z: (x - med) / scale };
 }
 
+/** `score` with its spread raised to at least `floor` (and z rescored), when it is below it. */
+export function withScaleFloor(score: RobustScore, x: number, floor: number): RobustScore {
+  if (score.scale >= floor) return score;
+  return { median: score.median, mad: score.mad, scale: floor, z: (x - score.median) / floor };
+}
+
 /** Rounds for evidence, so alerts print the same digits everywhere. */
 export function round(x: number, digits = 1): number {
   const f = 10 ** digits;
