@@ -120,6 +120,9 @@ describe('backtest report (HTML text)', () => {
     expect(count(s, '<table class="data class-table"')).toBe(2);
     expect(count(s, '<table class="data trap-class-table"')).toBe(2);
     expect(count(s, '<table class="data class-change-table"')).toBe(1);
+    // Benign accounts paged at high, per side: a row per detector and "any" (these labels give no population).
+    expect(count(s, '<table class="data benign-table"')).toBe(2);
+    expect(s).toMatch(/<tr class="total"><td>any<\/td><td class="n">\d+<\/td><td class="n">—<\/td><\/tr>/);
     const rows = (cls: string) => [...s.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => m[1]!).filter((r) => r.startsWith(`<td>${cls}</td>`));
     const cells = (row: string) => [...row.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((m) => m[1]);
     expect(rows('burst').map(cells)).toEqual([
