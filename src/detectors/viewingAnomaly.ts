@@ -273,9 +273,10 @@ export const viewingAnomaly = defineDetector({
      * now. Measured after every counted stretch, so a day's peak is the most any window ending
      * that day held while it was watched: the same quantity the judged window is.
      */
-    function notePeak(s: State): void {
+    function notePeak(s: State): number {
       const viewed = viewedSince(s, s.hi - windowHours + 1);
       if (viewed > s.dm) s.dm = viewed;
+      return viewed;
     }
 
     function addViewing(s: State, from: number, to: number): void {
@@ -477,7 +478,8 @@ export const viewingAnomaly = defineDetector({
       });
     }
 
-    function check(s: State, ev: PlaybackEvent, emit: Emit): void {
+    /** `viewedAtHi`: the window ending at the hour being counted, just measured by notePeak. */
+    function check(s: State, ev: PlaybackEvent, emit: Emit, viewedAtHi: number): void {
       // After an alert, the rest of the window alerts again only to rise from medium to high:
       // viewing climbs through zThreshold first, so the first alert is nearly always medium.
       let riseOnly = false;
@@ -487,7 +489,7 @@ export const viewingAnomaly = defineDetector({
       }
       const nowHour = Math.floor(s.n / HOUR_MS);
       const startHour = nowHour - windowHours + 1;
-      const viewed = viewedSince(s, startHour);
+      const viewed = nowHour === s.hi ? viewedAtHi : viewedSince(s, startHour);
       let reason: 'absolute_cap' | 'baseline';
       if (viewed > capMs) reason = 'absolute_cap';
       else if (viewed >= minViewingMs && viewed >= baselineThreshold(s, startHour)) reason = 'baseline';
@@ -559,8 +561,7 @@ export const viewingAnomaly = defineDetector({
           open(s, ev);
         }
         if (credited) {
-          notePeak(s);
-          check(s, ev, emit);
+          check(s, ev, emit, notePeak(s));
         }
         if (s.s === null && s.c === null && s.hm === 0 && s.hs === '' && s.dm === 0 && s.ds === '') return undefined;
         return s;
