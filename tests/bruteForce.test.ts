@@ -339,3 +339,23 @@ describe('brute_force: guessing spread over many sources (issue 15)', () => {
     expect(networkOf('::1')).toBe('::/48');
   });
 });
+
+describe('brute_force: per source, in any arrival order (issue 15)', () => {
+  it('gives the same alerts when the interleaved burst arrives out of order within the lateness', () => {
+    const bot = { deviceId: 'bot-1' };
+    const evs = [
+      ...Array.from({ length: 7 }, (_, i) => login('acc1', i * 20_000, '192.0.2.99', false, bot)),
+      login('acc1', 130_000, '198.51.100.7', true, { deviceId: 'phone-1' }),
+      ...Array.from({ length: 8 }, (_, i) => login('acc1', 140_000 + i * 20_000, '192.0.2.99', false, bot)),
+      login('acc1', 300_000, '192.0.2.99', true, bot),
+    ];
+    const inOrder = run(evs, { rules: R, latenessMs: MIN }).of('brute_force');
+    expect(inOrder.map((a) => a.severity)).toEqual(['high', 'critical']);
+    // Runs of three events, each reversed: the owner's success arrives before failures older than it.
+    const shuffled = [0, 3, 6, 9, 12, 15].flatMap((i) => evs.slice(i, i + 3).reverse());
+    expect(shuffled).not.toEqual(evs);
+    const r = run(shuffled, { rules: R, latenessMs: MIN });
+    expect(r.stats.late).toBe(0);
+    expect(r.of('brute_force')).toEqual(inOrder);
+  });
+});
