@@ -359,3 +359,31 @@ describe('brute_force: per source, in any arrival order (issue 15)', () => {
     expect(r.of('brute_force')).toEqual(inOrder);
   });
 });
+
+describe('brute_force: state (issue 15)', () => {
+  it('stays bounded and plain JSON under guessing from hundreds of addresses and many successes', async () => {
+    const { bruteForce } = await import('../src/detectors/bruteForce.js');
+    const { decodeValue } = await import('../src/events/decode.js');
+    const det = bruteForce.create(bruteForce.options.parse({}));
+    const locator = testLocator();
+    let state: unknown;
+    const feed = (raw: Record<string, unknown>) => {
+      const d = decodeValue(raw);
+      if (!d.ok) throw new Error(d.message);
+      state = det.onEvent(d.event, state as never, { geo: null, locator, findings: [] }, () => {}, d.event.accountId);
+    };
+    // 504 addresses, one failure each, 10 s apart, and a success from a new address every 25th.
+    for (let i = 0; i < 504; i++) {
+      feed(login('acc1', i * 10_000, `100.${64 + (i >> 8)}.${i & 255}.9`, false, { deviceId: `d${i}` }));
+      if (i % 25 === 0) feed(login('acc1', i * 10_000 + 1, `100.99.${i & 255}.1`, true, { deviceId: `s${i}` }));
+    }
+    const s = state as { ts: number[]; ids: string[]; ip: string[]; dev: string[]; ok?: unknown[]; src: unknown[]; gone: number };
+    expect(s.ts.length).toBeLessThanOrEqual(20);
+    expect([s.ids.length, s.ip.length, s.dev.length]).toEqual([s.ts.length, s.ts.length, s.ts.length]);
+    expect((s.ok ?? []).length).toBeLessThanOrEqual(8 * 3);
+    // At most 32 sources of 5 fields; the other 472 forgotten.
+    expect(s.src.length).toBe(32 * 5);
+    expect(s.gone).toBe(504 - 32);
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+  });
+});
