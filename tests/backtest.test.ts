@@ -185,6 +185,49 @@ describe('scoring: precision and recall', () => {
   });
 });
 
+describe('scoring: benign accounts with a high alert', () => {
+  // Population 10; one incident names acct-1, so 9 benign accounts. Alerts:
+  //   viewing_anomaly high      acct-1  → the incident's account: not benign
+  //   viewing_anomaly high      acct-2  → counted
+  //   viewing_anomaly high      acct-2  → the same account again: still one
+  //   viewing_anomaly medium    acct-3  → below high: not counted
+  //   brute_force     critical  acct-4  → counted (critical is above high)
+  //   credential_stuffing high  192.0.2.1 → no account: not counted
+  const text = JSON.stringify({
+    version: 1,
+    accounts: 10,
+    incidents: [{ id: 'i-1', detector: 'viewing_anomaly', key: { accountId: 'acct-1' }, start: '2026-03-02T10:00:00Z', end: '2026-03-02T11:00:00Z' }],
+  });
+  const labels = parseLabels(text, 'labels.json');
+  const withSeverity = (a: Alert, severity: Alert['severity']) => ({ ...a, severity }) as Alert;
+  const alerts = [
+    alert('viewing_anomaly', { accountId: 'acct-1' }, '2026-03-02T10:30:00.000Z'),
+    alert('viewing_anomaly', { accountId: 'acct-2' }, '2026-03-03T10:30:00.000Z'),
+    alert('viewing_anomaly', { accountId: 'acct-2' }, '2026-03-05T10:30:00.000Z'),
+    withSeverity(alert('viewing_anomaly', { accountId: 'acct-3' }, '2026-03-03T10:30:00.000Z'), 'medium'),
+    withSeverity(alert('brute_force', { accountId: 'acct-4' }, '2026-03-03T11:30:00.000Z'), 'critical'),
+    alert('credential_stuffing', { ip: '192.0.2.1' }, '2026-03-03T12:30:00.000Z'),
+  ];
+
+  it('counts each benign account once per detector and once under "any", at high or critical only', () => {
+    const score = scoreAlerts(alerts, labels, { slackMs: HOUR });
+    expect(score.benignAccounts).toBe(9);
+    const of = (d: string) => score.benignHigh.find((b) => b.detector === d)!;
+    expect(of('viewing_anomaly')).toEqual({ detector: 'viewing_anomaly', accounts: 1, rate: 1 / 9 });
+    expect(of('brute_force')).toEqual({ detector: 'brute_force', accounts: 1, rate: 1 / 9 });
+    expect(of('credential_stuffing').accounts).toBe(0);
+    expect(of('any')).toEqual({ detector: 'any', accounts: 2, rate: 2 / 9 });
+    expect(score.benignHigh.map((b) => b.detector)).toEqual([...DETECTOR_IDS, 'any']);
+  });
+
+  it('gives counts without a rate when the labels do not give the population', () => {
+    const noPopulation = parseLabels(JSON.stringify({ ...JSON.parse(text), accounts: undefined }), 'labels.json');
+    const score = scoreAlerts(alerts, noPopulation, { slackMs: HOUR });
+    expect(score.benignAccounts).toBeNull();
+    expect(score.benignHigh.find((b) => b.detector === 'any')).toEqual({ detector: 'any', accounts: 2, rate: null });
+  });
+});
+
 describe('scoring: per incident class and per trap class', () => {
   // Incidents (slack 1h):
   //   b-1   brute_force          class burst  acct-a  10:00–10:10
@@ -403,16 +446,20 @@ describe('fraudwatch backtest (CLI, built)', () => {
     expect(r.stderr).toMatch(/^backtest finished in \d+\.\d\d s \(A \d+\.\d\d s\)$/m);
     // The generator's labels carry classes: a row per class present, in the class table.
     const classTable = section('Detection by incident class');
-    expect(classTable.split('\n')[1]).toMatch(/^ {2}class\s+detector\s+incidents\s+detected\s+recall\s+alerts\s+by detector$/);
+    expect(classTable.split('\n')[1]).toMatch(/^ {2}class\s+detector\s+incidents\s+detected\s+recall\s+alerts\s+by detector\s+precision \(detector\)$/);
     const generated = JSON.parse(readFileSync(labels, 'utf8')) as { incidents: { class: string; detector: string }[]; traps: { class: string }[] };
     const classes = new Set(generated.incidents.map((i) => i.class));
     expect(classes.size).toBeGreaterThanOrEqual(14);
     for (const inc of generated.incidents) {
-      expect(classTable).toMatch(new RegExp(`^ {2}${inc.class} +${inc.detector} +\\d+ +\\d+ +(\\d+\\.\\d%) +\\d+ +\\d+$`, 'm'));
+      expect(classTable).toMatch(new RegExp(`^ {2}${inc.class} +${inc.detector} +\\d+ +\\d+ +(\\d+\\.\\d%) +\\d+ +\\d+ +(\\d+\\.\\d%|n/a)$`, 'm'));
     }
     expect(classTable.split('\n')).toHaveLength(2 + classes.size);
     const trapTable = section('Traps by class');
     for (const t of new Set(generated.traps.map((x) => x.class))) expect(trapTable).toMatch(new RegExp(`^ {2}${t} +\\d+ +\\d+ +\\d+$`, 'm'));
+    // Benign accounts paged at high: a row per detector and "any", with a rate (the generator's labels give the population).
+    const benign = section('Benign accounts with a high or critical alert');
+    expect(benign.split('\n')[0]).toMatch(/\(of \d[\d,]* benign accounts\)$/);
+    for (const d of [...DETECTOR_IDS, 'any']) expect(benign).toMatch(new RegExp(`^ {2}${d} +\\d+ +\\d+\\.\\d\\d%$`, 'm'));
     // No clock in the table: a second run prints the same bytes.
     expect(cli([events, '--labels', labels]).stdout).toBe(r.stdout);
   });

@@ -113,21 +113,26 @@ describe('backtest report (HTML text)', () => {
     // alert (acct-1's 10th failure; acct-2 has 7), B 2/2 with two (each account's 5th failure);
     // network (credential_stuffing) 1/1, the address alert inside the labelled /24.
     // The mistyper trap (HOSTILE: 10 failures) is violated by one brute_force alert on each side.
+    // Precision is the detector's: brute_force A 1 of 2 alerts on an incident (the other is the
+    // mistyper's), B 2 of 3; geo_surge raised nothing.
     const s = section(html, 'classes');
     expect(s).toContain('<h2>Detection by class</h2>');
     expect(count(s, '<table class="data class-table"')).toBe(2);
     expect(count(s, '<table class="data trap-class-table"')).toBe(2);
     expect(count(s, '<table class="data class-change-table"')).toBe(1);
+    // Benign accounts paged at high, per side: a row per detector and "any" (these labels give no population).
+    expect(count(s, '<table class="data benign-table"')).toBe(2);
+    expect(s).toMatch(/<tr class="total"><td>any<\/td><td class="n">\d+<\/td><td class="n">—<\/td><\/tr>/);
     const rows = (cls: string) => [...s.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => m[1]!).filter((r) => r.startsWith(`<td>${cls}</td>`));
     const cells = (row: string) => [...row.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((m) => m[1]);
     expect(rows('burst').map(cells)).toEqual([
-      ['burst', 'brute_force', '2', '1', '50.0%', '1', '1'],
-      ['burst', 'brute_force', '2', '2', '100.0%', '2', '2'],
+      ['burst', 'brute_force', '2', '1', '50.0%', '1', '1', '50.0%'],
+      ['burst', 'brute_force', '2', '2', '100.0%', '2', '2', '66.7%'],
       ['burst', 'brute_force', '2', '50.0%', '100.0%', '+50.0 pp', '1', '2'],
     ]);
     expect(rows('login_travel').map(cells)[2]).toEqual(['login_travel', 'impossible_travel', '1', '100.0%', '100.0%', '0.0 pp', '1', '1']);
-    expect(rows('never &lt;i&gt;seen&lt;/i&gt;').map(cells)[0]).toEqual(['never &lt;i&gt;seen&lt;/i&gt;', 'geo_surge', '1', '0', '0.0%', '0', '0']);
-    expect(rows('network').map(cells)[0]).toEqual(['network', 'credential_stuffing', '1', '1', '100.0%', '1', '1']);
+    expect(rows('never &lt;i&gt;seen&lt;/i&gt;').map(cells)[0]).toEqual(['never &lt;i&gt;seen&lt;/i&gt;', 'geo_surge', '1', '0', '0.0%', '0', '0', 'n/a']);
+    expect(rows('network').map(cells)[0]).toEqual(['network', 'credential_stuffing', '1', '1', '100.0%', '1', '1', '100.0%']);
     expect(rows('mistyper').map(cells)).toEqual([
       ['mistyper', '1', '1', '1'],
       ['mistyper', '1', '1', '1'],

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { at, DAY, HOUR, login, MIN, only, run } from './helpers.js';
+import { networkOf } from '../src/detectors/bruteForce.js';
+import type { GeoPoint } from '../src/geo/locator.js';
+import { at, DAY, HOUR, login, MIN, only, run, testLocator } from './helpers.js';
 
 const R = only(['brute_force']);
 const HOME = '198.51.100.1';
@@ -206,5 +208,182 @@ describe('brute_force: stream robustness', () => {
     expect(() => only(['brute_force'], { brute_force: { longThreshold: 1 } })).toThrow();
     expect(() => only(['brute_force'], { brute_force: { longWindow: '8d' } })).toThrow();
     expect(() => only(['brute_force'], { brute_force: { threshold: 1 } })).toThrow();
+  });
+});
+
+describe('brute_force: per source', () => {
+  const ATTACKER = '192.0.2.99';
+  const OFFICE = '198.51.100.7';
+  const bot = { deviceId: 'bot-1', userAgent: 'python-requests/2.31.0' };
+  const phone = { deviceId: 'phone-1' };
+  const laptop = { deviceId: 'laptop-1' };
+  const fail = (account: string, n: number, startMs: number, stepMs: number, ip: string, extra: Record<string, unknown>) =>
+    Array.from({ length: n }, (_, i) => login(account, startMs + i * stepMs, ip, false, extra));
+
+  it("keeps counting an attacker's burst through the owner's success elsewhere, and names the attacker's own success", () => {
+    // 7 failures from the attacker (0 … 120 s), the owner signs in from the office at 130 s,
+    // 8 more failures (140 … 280 s), then the attacker's success at 300 s: 15 failures in 4m40s.
+    const owner = login('acc1', 130_000, OFFICE, true, phone);
+    const evs = [...fail('acc1', 7, 0, 20_000, ATTACKER, bot), owner, ...fail('acc1', 8, 140_000, 20_000, ATTACKER, bot), login('acc1', 300_000, ATTACKER, true, bot)];
+    const alerts = run(evs, { rules: R }).of('brute_force');
+    expect(alerts.map((a) => [a.severity, a.ts])).toEqual([
+      // The 10th failure: the 3rd after the owner's login, at 180 s.
+      ['high', at(180_000)],
+      ['critical', at(300_000)],
+    ]);
+    expect(alerts[1]!.evidence).toMatchObject({ failures: 15, sourceFailures: 15, successIp: ATTACKER, successDevice: 'bot-1', firstFailureAt: at(0) });
+    expect(alerts[1]!.summary).toContain(`from ${ATTACKER} after 15 failed logins`);
+    // The owner's success is no part of the burst's event ids.
+    expect(alerts[1]!.eventIds).not.toContain(owner.eventId);
+    // Control: with the owner's login from the attacker's address, it would reset the burst (7 + 8, never 10).
+    const shared = evs.map((e) => (e === owner ? { ...owner, ip: ATTACKER } : e));
+    expect(run(shared, { rules: R }).of('brute_force')).toHaveLength(0);
+  });
+
+  it("does not escalate the owner's own success in the middle of someone else's burst", () => {
+    // 12 failures from the attacker, then the owner logs in from the office: high, never critical.
+    const evs = [...fail('acc1', 12, 0, 20_000, ATTACKER, bot), login('acc1', 250_000, OFFICE, true, phone)];
+    expect(run(evs, { rules: R }).of('brute_force').map((a) => a.severity)).toEqual(['high']);
+    // Control: the same success from the attacker's device (another address) escalates.
+    const fromBot = [...fail('acc2', 12, 0, 20_000, ATTACKER, bot), login('acc2', 250_000, OFFICE, true, bot)];
+    expect(run(fromBot, { rules: R }).of('brute_force').map((a) => a.severity)).toEqual(['high', 'critical']);
+  });
+
+  it('stays quiet for an owner who mistypes on one device and gets in on another at the same address', () => {
+    // 5 failures on the phone at home, a success on the laptop (same address), 5 more on the
+    // phone and its success: 10 failures in 4 minutes, never 10 before a success of their source.
+    const evs = [
+      ...fail('acc1', 5, 0, 20_000, HOME, phone),
+      login('acc1', 100_000, HOME, true, laptop),
+      ...fail('acc1', 5, 120_000, 20_000, HOME, phone),
+      login('acc1', 220_000, HOME, true, phone),
+    ];
+    expect(run(evs, { rules: R }).alerts).toHaveLength(0);
+    // Control: without the laptop's success the ten failures are a burst, and the phone's success after them critical.
+    expect(run(evs.filter((e) => !(e.success === true && e.deviceId === 'laptop-1')), { rules: R }).of('brute_force').map((a) => a.severity)).toEqual(['high', 'critical']);
+  });
+
+  it('stays quiet for an owner whose phone fails on mobile data and gets in at home on the same device', () => {
+    const MOBILE = '203.0.113.50';
+    const evs = [
+      ...fail('acc1', 5, 0, 20_000, MOBILE, phone),
+      login('acc1', 100_000, HOME, true, phone),
+      ...fail('acc1', 5, 120_000, 20_000, HOME, laptop),
+      login('acc1', 220_000, HOME, true, laptop),
+    ];
+    expect(run(evs, { rules: R }).alerts).toHaveLength(0);
+    // Control: with the first success on another device and address, the mobile failures still
+    // count: ten, then the laptop's success after its own five is critical.
+    const other = evs.map((e) => (e.success === true && e.ts === at(100_000) ? { ...e, deviceId: 'tv-1', ip: '198.51.100.8' } : e));
+    expect(run(other, { rules: R }).of('brute_force').map((a) => a.severity)).toEqual(['high', 'critical']);
+  });
+});
+
+describe('brute_force: guessing spread over many sources', () => {
+  /** `n` addresses: 10.<net>.<host>.1 style, spread over `nets` /24 networks, each in one of `countries`. */
+  function spreadAttack(account: string, n: number, nets: number, countries: string[], stepMs: number) {
+    const geo: Record<string, GeoPoint> = {};
+    const evs: Record<string, unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      const ip = `100.64.${i % nets}.${10 + Math.floor(i / nets)}`;
+      const country = countries[i % countries.length]!;
+      geo[ip] = { country, region: '', city: `City ${country}`, lat: 10, lon: 10, accuracyKm: 20 };
+      evs.push(login(account, i * stepMs, ip, false, { userAgent: `bot/${i % 3}` }));
+    }
+    return { geo, evs };
+  }
+
+  it('catches 40 addresses that each fail once, and describes the spread', () => {
+    const { geo, evs } = spreadAttack('acc1', 40, 8, ['BR', 'VN', 'IN', 'RU'], 10_000);
+    const alerts = run(evs, { rules: R, locator: testLocator(geo) }).of('brute_force');
+    expect(alerts).toHaveLength(1);
+    const a = alerts[0]!;
+    // The 10th failure (90 s): 10 addresses so far, in 8 /24s (i mod 8), 4 countries, 3 user agents.
+    expect(a.ts).toBe(at(90_000));
+    const sp = a.evidence.spread as { addresses: number; networks: number; countries: string[]; userAgents: number; topSources: { ip: string; failures: number }[]; sourcesForgotten: number };
+    expect([sp.addresses, sp.networks, sp.countries, sp.userAgents, sp.sourcesForgotten]).toEqual([10, 8, ['BR', 'IN', 'RU', 'VN'], 3, 0]);
+    // Top sources: one failure each, then by address.
+    expect(sp.topSources.map((s) => [s.ip, s.failures])).toEqual([['100.64.0.10', 1], ['100.64.0.11', 1], ['100.64.1.10', 1], ['100.64.1.11', 1], ['100.64.2.10', 1]]);
+    expect(a.summary).toBe('10 failed logins on account acc1 within 1m30s from 10 addresses in 8 networks and 4 countries (threshold 10 in 10m), latest from 100.64.1.11.');
+  });
+
+  it('describes a slow spread (the long window) too, bounded by maxSources', () => {
+    // 35 addresses, one failure every 20 minutes: never 10 in 10 minutes; the 30th (at 9h40m) alerts.
+    const { geo, evs } = spreadAttack('acc1', 35, 35, ['BR', 'VN'], 20 * MIN);
+    const capped = only(['brute_force'], { brute_force: { maxSources: 16 } });
+    const [a] = run(evs, { rules: capped, locator: testLocator(geo) }).of('brute_force');
+    expect(a!.evidence).toMatchObject({ firedWindow: 'long', failures: 30 });
+    const sp = a!.evidence.spread as { addresses: number; networks: number; sourcesForgotten: number; topSources: unknown[] };
+    // 30 addresses failed, only the 16 latest are remembered: 14 forgotten, the counts lower bounds.
+    expect([sp.addresses, sp.networks, sp.sourcesForgotten, sp.topSources.length]).toEqual([16, 16, 14, 5]);
+    expect(a!.summary).toContain('from at least 16 addresses in 16 networks and 2 countries');
+    // With the default cap (32) all 30 are there.
+    const [b] = run(evs, { rules: R, locator: testLocator(geo) }).of('brute_force');
+    expect((b!.evidence.spread as { addresses: number; sourcesForgotten: number }).addresses).toBe(30);
+  });
+
+  it('stays quiet on many addresses of a shared network each logging in after one typo', () => {
+    // One account on twelve addresses of one network, each a typo followed by its own success.
+    const evs: Record<string, unknown>[] = [];
+    for (let i = 0; i < 12; i++) {
+      const ip = `100.64.9.${10 + i}`;
+      evs.push(login('acc1', i * 20_000, ip, false, { deviceId: `dev-${i}` }), login('acc1', i * 20_000 + 5_000, ip, true, { deviceId: `dev-${i}` }));
+    }
+    expect(run(evs, { rules: R }).alerts).toHaveLength(0);
+  });
+
+  it('names networks by /24 and /48', () => {
+    expect(networkOf('203.0.113.77')).toBe('203.0.113.0/24');
+    expect(networkOf('2001:db8:1:2::5')).toBe('2001:db8:1::/48');
+    expect(networkOf('2001:db8::1')).toBe('2001:db8::/48');
+    expect(networkOf('::1')).toBe('::/48');
+  });
+});
+
+describe('brute_force: per source, in any arrival order', () => {
+  it('gives the same alerts when the interleaved burst arrives out of order within the lateness', () => {
+    const bot = { deviceId: 'bot-1' };
+    const evs = [
+      ...Array.from({ length: 7 }, (_, i) => login('acc1', i * 20_000, '192.0.2.99', false, bot)),
+      login('acc1', 130_000, '198.51.100.7', true, { deviceId: 'phone-1' }),
+      ...Array.from({ length: 8 }, (_, i) => login('acc1', 140_000 + i * 20_000, '192.0.2.99', false, bot)),
+      login('acc1', 300_000, '192.0.2.99', true, bot),
+    ];
+    const inOrder = run(evs, { rules: R, latenessMs: MIN }).of('brute_force');
+    expect(inOrder.map((a) => a.severity)).toEqual(['high', 'critical']);
+    // Runs of three events, each reversed: the owner's success arrives before failures older than it.
+    const shuffled = [0, 3, 6, 9, 12, 15].flatMap((i) => evs.slice(i, i + 3).reverse());
+    expect(shuffled).not.toEqual(evs);
+    const r = run(shuffled, { rules: R, latenessMs: MIN });
+    expect(r.stats.late).toBe(0);
+    expect(r.of('brute_force')).toEqual(inOrder);
+  });
+});
+
+describe('brute_force: state', () => {
+  it('stays bounded and plain JSON under guessing from hundreds of addresses and many successes', async () => {
+    const { bruteForce } = await import('../src/detectors/bruteForce.js');
+    const { decodeValue } = await import('../src/events/decode.js');
+    const det = bruteForce.create(bruteForce.options.parse({}));
+    const locator = testLocator();
+    let state: unknown;
+    const feed = (raw: Record<string, unknown>) => {
+      const d = decodeValue(raw);
+      if (!d.ok) throw new Error(d.message);
+      state = det.onEvent(d.event, state as never, { geo: null, locator, findings: [] }, () => {}, d.event.accountId);
+    };
+    // 504 addresses, one failure each, 10 s apart, and a success from a new address every 25th.
+    for (let i = 0; i < 504; i++) {
+      feed(login('acc1', i * 10_000, `100.${64 + (i >> 8)}.${i & 255}.9`, false, { deviceId: `d${i}` }));
+      if (i % 25 === 0) feed(login('acc1', i * 10_000 + 1, `100.99.${i & 255}.1`, true, { deviceId: `s${i}` }));
+    }
+    const s = state as { ts: number[]; ids: string[]; ip: string[]; dev: string[]; ok?: unknown[]; src: unknown[]; gone: number };
+    expect(s.ts.length).toBeLessThanOrEqual(20);
+    expect([s.ids.length, s.ip.length, s.dev.length]).toEqual([s.ts.length, s.ts.length, s.ts.length]);
+    expect((s.ok ?? []).length).toBeLessThanOrEqual(8 * 3);
+    // At most 32 sources of 5 fields; the other 472 forgotten.
+    expect(s.src.length).toBe(32 * 5);
+    expect(s.gone).toBe(504 - 32);
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s);
   });
 });

@@ -243,7 +243,8 @@ describe('generator: options', () => {
     for (const cls of Object.keys(INCIDENT_CLASSES)) expect(classes.has(cls as Incident['class']), cls).toBe(cls !== 'viewing_jump');
     expect(new Set(labels.traps.map((t) => t.class))).toEqual(new Set(TRAP_CLASSES));
     const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
-    expect(bytes).toBeLessThan(3_000_000);
+    // Issue 15's viewing traps (long evenings, young heavy viewers) stream at full length.
+    expect(bytes).toBeLessThan(3_500_000);
   });
 
   it('generateToDir writes exactly what generateLog streams', async () => {
@@ -276,6 +277,7 @@ const TRAP_CLASSES = [
   'commuter',
   'country_level_ips',
   'family_screens',
+  'heavy_evening',
   'heavy_viewer',
   'home_move',
   'mistyper',
@@ -283,11 +285,13 @@ const TRAP_CLASSES = [
   'new_account_viewer',
   'one_trip_abroad',
   'phone_upgrade',
+  'owner_mistypes',
   'plausible_flight',
   'repeat_trip',
   'shared_nat',
   'travel_logins',
   'two_trips_abroad',
+  'young_heavy_viewer',
 ];
 
 const aton = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
@@ -526,6 +530,138 @@ describe('generator: incident classes, and the detection-depth classes of issue 
       expect(days.length, t.id).toBeGreaterThanOrEqual(5);
       // The log may end in the middle of its last day.
       for (const h of days.slice(0, -1)) expect(h).toBeGreaterThanOrEqual(8.5);
+    }
+  });
+});
+
+describe('generator: detection fidelity classes and traps', () => {
+  const opts: GenerateOptions = { seed: 23, accounts: 400, days: 21 };
+  let labels: LabelsFile;
+  const byAccount = new Map<string, FraudEvent[]>();
+
+  beforeAll(() => {
+    const r = run(opts);
+    labels = r.labels;
+    const seen = new Set<string>();
+    for (const { ev } of decodeAll(r.lines).valid) {
+      if (seen.has(ev.eventId)) continue;
+      seen.add(ev.eventId);
+      let l = byAccount.get(ev.accountId);
+      if (!l) byAccount.set(ev.accountId, (l = []));
+      l.push(ev);
+    }
+    for (const l of byAccount.values()) l.sort((a, b) => a.ts - b.ts);
+  });
+
+  const accountOf = (l: { key: Incident['key'] }) => (l.key as { accountId: string }).accountId;
+  const ofClass = (cls: string) => {
+    const list = labels.incidents.filter((i) => i.class === cls);
+    expect(list.length, cls).toBeGreaterThanOrEqual(2);
+    return list;
+  };
+  const trapsOf = (cls: string) => {
+    const list = labels.traps.filter((t) => t.class === cls);
+    expect(list.length, cls).toBeGreaterThanOrEqual(2);
+    return list;
+  };
+  const logins = (acc: string) => byAccount.get(acc)!.filter((ev): ev is FraudEvent & { type: 'login' } => ev.type === 'login');
+
+  it('young viewing jumps: 3–6 viewing days of about an hour, then three days of 9 h or more', () => {
+    for (const inc of ofClass('viewing_young_jump')) {
+      const evs = byAccount.get(accountOf(inc))!;
+      const home = placeOf(evs.find((ev) => ev.type === 'playback')!.ip!)!;
+      const days = dailyViewing(evs, home.utcOffset);
+      const start = Math.floor((Date.parse(inc.start) + home.utcOffset * HOUR) / DAY);
+      const before = [...days].filter(([d]) => d < start).map(([, ms]) => ms / HOUR);
+      expect(before.length, inc.id).toBeGreaterThanOrEqual(3);
+      expect(before.length, inc.id).toBeLessThanOrEqual(6);
+      for (const h of before) expect(h).toBeLessThan(1.5);
+      expect([...days].filter(([d, ms]) => d >= start && ms >= 9 * HOUR).length, inc.id).toBe(3);
+    }
+  });
+
+  it('young login spikes: 20+ attempts within an hour, less than two days after the account\'s first event', () => {
+    for (const inc of ofClass('login_rate_young_spike')) {
+      const evs = logins(accountOf(inc));
+      const spike = evs.filter((ev) => ev.ts >= Date.parse(inc.start) && ev.ts <= Date.parse(inc.end));
+      expect(spike.length, inc.id).toBeGreaterThanOrEqual(20);
+      expect(spike.at(-1)!.ts - spike[0]!.ts).toBeLessThan(HOUR);
+      const first = byAccount.get(accountOf(inc))![0]!.ts;
+      expect(spike[0]!.ts - first, inc.id).toBeLessThan(2 * DAY);
+    }
+  });
+
+  it('interleaved bursts: 12+ failures from one address within ten minutes, never 10 between two successes, the owner\'s successes from another address', () => {
+    for (const inc of ofClass('brute_force_interleaved')) {
+      const evs = logins(accountOf(inc)).filter((ev) => ev.ts >= Date.parse(inc.start) && ev.ts <= Date.parse(inc.end));
+      const failed = evs.filter((ev) => !ev.success);
+      expect(failed.length, inc.id).toBeGreaterThanOrEqual(12);
+      expect(new Set(failed.map((ev) => ev.ip)).size).toBe(1);
+      expect(failed.at(-1)!.ts - failed[0]!.ts).toBeLessThan(10 * MINUTE);
+      const owner = evs.filter((ev) => ev.success && ev.ip !== failed[0]!.ip);
+      expect(owner.length, inc.id).toBeGreaterThanOrEqual(1);
+      let run = 0;
+      for (const ev of evs) {
+        run = ev.success ? 0 : run + 1;
+        expect(run, inc.id).toBeLessThan(10);
+      }
+    }
+    const attackerGotIn = (inc: Incident) => {
+      const evs = logins(accountOf(inc)).filter((ev) => ev.ts >= Date.parse(inc.start) && ev.ts <= Date.parse(inc.end));
+      const attacker = evs.find((ev) => !ev.success)!.ip;
+      return evs.some((ev) => ev.success && ev.ip === attacker);
+    };
+    const critical = ofClass('brute_force_interleaved').filter(attackerGotIn);
+    expect(critical.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('spread guessing: 40+ addresses in several countries, at most two failures each', () => {
+    for (const inc of ofClass('spread_guessing')) {
+      const failed = logins(accountOf(inc)).filter((ev) => !ev.success && ev.ts >= Date.parse(inc.start) && ev.ts <= Date.parse(inc.end));
+      const perIp = new Map<string, number>();
+      for (const ev of failed) perIp.set(ev.ip, (perIp.get(ev.ip) ?? 0) + 1);
+      expect(perIp.size, inc.id).toBeGreaterThanOrEqual(40);
+      expect(Math.max(...perIp.values())).toBeLessThanOrEqual(2);
+      expect(new Set([...perIp.keys()].map((ip) => placeOf(ip)!.country)).size).toBeGreaterThanOrEqual(5);
+    }
+  });
+
+  it('owner mistypes: 10+ failures within ten minutes, never 10 before a success sharing the address or the device', () => {
+    for (const t of trapsOf('owner_mistypes')) {
+      const evs = logins(accountOf(t)).filter((ev) => ev.ts >= Date.parse(t.start) && ev.ts <= Date.parse(t.end));
+      const failed = evs.filter((ev) => !ev.success);
+      expect(failed.length, t.id).toBeGreaterThanOrEqual(10);
+      expect(evs.at(-1)!.ts - evs[0]!.ts).toBeLessThan(10 * MINUTE);
+      // Counting as a source-aware rule does: a success clears failures from its address or device.
+      let open: (FraudEvent & { type: 'login' })[] = [];
+      for (const ev of evs) {
+        if (ev.success) open = open.filter((f) => f.ip !== ev.ip && f.deviceId !== ev.deviceId);
+        else open.push(ev);
+        expect(open.length, t.id).toBeLessThan(10);
+      }
+    }
+  });
+
+  it('heavy evenings: every day, the start wandering over 3 h or more, some 24 h windows above 8 h', () => {
+    for (const t of trapsOf('heavy_evening')) {
+      const starts = byAccount.get(accountOf(t))!.filter((ev) => ev.type === 'playback' && ev.action === 'start').map((ev) => ev.ts);
+      expect(starts.length, t.id).toBeGreaterThanOrEqual(15);
+      const hours = starts.map((ts) => (ts % DAY) / HOUR);
+      // Spread of start times within a day (a wrap past midnight counts as the short way round).
+      const sorted = [...hours].sort((a, b) => a - b);
+      const gaps = sorted.map((h, i) => (i === 0 ? sorted[0]! + 24 - sorted.at(-1)! : h - sorted[i - 1]!));
+      expect(24 - Math.max(...gaps), t.id).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  it('young heavy viewers: nothing before the trap starts, then 5 h or more on every full day', () => {
+    for (const t of trapsOf('young_heavy_viewer')) {
+      const evs = byAccount.get(accountOf(t))!;
+      expect(evs[0]!.ts).toBeGreaterThanOrEqual(Date.parse(t.start));
+      const home = placeOf(evs.find((ev) => ev.type === 'playback')!.ip!)!;
+      const days = [...dailyViewing(evs, home.utcOffset).values()].map((ms) => ms / HOUR);
+      expect(days.length, t.id).toBeGreaterThanOrEqual(3);
+      for (const h of days.slice(0, -1)) expect(h).toBeGreaterThanOrEqual(5);
     }
   });
 });

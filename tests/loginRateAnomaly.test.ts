@@ -5,6 +5,7 @@ import { decodeValue } from '../src/events/decode.js';
 import { at, byTime, DAY, HOUR, login, MIN, only, run, session, testLocator, type RawEvent } from './helpers.js';
 
 const R = only(['login_rate_anomaly']);
+const round2 = (x: number) => Math.round(x * 100) / 100;
 const HOME = '198.51.100.1';
 const ELSEWHERE = '203.0.113.9';
 
@@ -67,10 +68,36 @@ describe('login_rate_anomaly: attempts against the account baseline', () => {
     expect(alerts[0]!.evidence).toMatchObject({ attempts: 25, baselineMedian: 15, baselineMad: 0, z: 5, activeWindows: 30 });
   });
 
-  it('stays quiet on a new account with no history (learning period)', () => {
+  it('stays quiet on a new account with no earlier active window, even with the prior', () => {
     expect(run(burst('new', 50, 0, 30_000), { rules: R }).alerts).toHaveLength(0);
-    // Two days of history is still inside the 3-day learning period.
-    expect(run([...daily('young', 0, 2), ...burst('young', 50, 2 * DAY + 7 * HOUR, 30_000)], { rules: R }).alerts).toHaveLength(0);
+    // Three hours later 20 more: its one window of 50 against the prior worth 2: median
+    // (2 × 1 + 50) / 3 = 17.3, scale 2, z = (20 − 17.3) / 2 = 1.3.
+    expect(run([...burst('new2', 50, 0, 30_000), ...burst('new2', 20, 3 * HOUR, 60_000)], { rules: R }).alerts).toHaveLength(0);
+  });
+
+  it('judges a young account early, its two days shrunk toward the population prior', () => {
+    // Two days of one login (inside the 3-day learning period), then 50 attempts 30 s apart.
+    // Own windows [1, 1]: median 1, scale = minScale 2; prior 1 ± 2 worth 2 windows: share 1/2,
+    // median 1, scale 2. z = (12 − 1) / 2 = 5.5 at the 12th attempt (minCount 12).
+    const evs = [...daily('young', 0, 2), ...burst('young', 50, 2 * DAY + 7 * HOUR, 30_000)];
+    const alerts = run(evs, { rules: R }).of('login_rate_anomaly');
+    expect(alerts.map((a) => a.ts)).toEqual([at(2 * DAY + 7 * HOUR + 11 * 30_000)]);
+    expect(alerts[0]!.evidence).toMatchObject({ attempts: 12, baselineMedian: 1, z: 5.5, activeWindows: 2, ownMedian: 1, priorShare: 0.5 });
+    expect(alerts[0]!.summary).toContain("shrunk toward the population's 1 for an account seen for under 3d");
+    // Without a prior (priorWeight 0) two days are still the learning period: nothing is judged.
+    const noPrior = only(['login_rate_anomaly'], { login_rate_anomaly: { priorWeight: 0 } });
+    expect(run(evs, { rules: noPrior }).alerts).toHaveLength(0);
+  });
+
+  it('stays quiet on a young account that has always logged in a lot (the prior gives way to its own habit)', () => {
+    // Two days of a household signing in 8 times in an hour, then 14 in an hour: own windows
+    // [8, 8] → median 8; prior share 1/2 → median 4.5, scale 2; z = (14 − 4.5) / 2 = 4.75 < 5.
+    const busy = (d: number) => Array.from({ length: 8 }, (_, i) => login('busy', d * DAY + 7 * HOUR + i * 6 * MIN, HOME, true));
+    const evs = [...busy(0), ...busy(1), ...burst('busy', 14, 2 * DAY + 7 * HOUR, 4 * MIN)];
+    expect(run(evs, { rules: R }).alerts).toHaveLength(0);
+    // Control: 15 in the hour reaches z = (15 − 4.5) / 2 = 5.25.
+    const more = [...busy(0), ...busy(1), ...burst('busy', 15, 2 * DAY + 7 * HOUR, 3 * MIN)];
+    expect(run(more, { rules: R }).of('login_rate_anomaly')).toHaveLength(1);
   });
 
   it('learns an account afresh after it was idle for the whole baseline', () => {
@@ -81,7 +108,10 @@ describe('login_rate_anomaly: attempts against the account baseline', () => {
     for (let d = 4; d < 13; d++) streaming.push(...session('acc1', d * DAY + 5 * HOUR, HOUR, HOME, 'tv', `s${d}`));
     const both = only(['login_rate_anomaly', 'concurrent_streams']);
     const evs = byTime([...daily('acc1', 0, 4), ...streaming, ...daily('acc1', 12, 13), ...burst('acc1', 40, 13 * DAY + 7 * HOUR, 30_000)]);
-    expect(run(evs, { rules: both }).alerts).toHaveLength(0);
+    // Learning again, it is judged as a young account: one own window of 1, shrunk toward the prior.
+    const noPrior = only(['login_rate_anomaly', 'concurrent_streams'], { login_rate_anomaly: { priorWeight: 0 } });
+    expect(run(evs, { rules: noPrior }).alerts).toHaveLength(0);
+    expect(run(evs, { rules: both }).of('login_rate_anomaly').map((a) => a.evidence.priorShare)).toEqual([round2(2 / 3)]);
     // The same burst with the login history continuing to day 12 is judged.
     const continuous = [...daily('acc2', 0, 13), ...burst('acc2', 40, 13 * DAY + 7 * HOUR, 30_000)];
     expect(run(continuous, { rules: R }).alerts).toHaveLength(1);
@@ -98,9 +128,15 @@ describe('login_rate_anomaly: attempts against the account baseline', () => {
     // minScale 4: 12 attempts give z = (12 − 1) / 4 = 2.75.
     const wide = only(['login_rate_anomaly'], { login_rate_anomaly: { minScale: 4 } });
     expect(run([...history, ...burst('acc1', 12, 5 * DAY + 7 * HOUR, MIN)], { rules: wide }).alerts).toHaveLength(0);
-    // minHistory 7d: five days of history are not enough.
-    const patient = only(['login_rate_anomaly'], { login_rate_anomaly: { minHistory: '7d' } });
+    // minHistory 7d without a prior: five days of history are not enough.
+    const patient = only(['login_rate_anomaly'], { login_rate_anomaly: { minHistory: '7d', priorWeight: 0 } });
     expect(run([...history, ...burst('acc1', 12, 5 * DAY + 7 * HOUR, MIN)], { rules: patient }).alerts).toHaveLength(0);
+    // With the prior the young account is judged: five own windows of 1, share 2/7, still median 1 and scale 2.
+    const young = only(['login_rate_anomaly'], { login_rate_anomaly: { minHistory: '7d' } });
+    expect(run([...history, ...burst('acc1', 12, 5 * DAY + 7 * HOUR, MIN)], { rules: young }).of('login_rate_anomaly')[0]!.evidence).toMatchObject({ z: 5.5, priorShare: 0.29 });
+    // A prior spread of 4 weighs in: scale (2 × 4 + 5 × 2) / 7 = 2.57, z = 11 / 2.57 = 4.28 < 5.
+    const wider = only(['login_rate_anomaly'], { login_rate_anomaly: { minHistory: '7d', priorSpread: 4 } });
+    expect(run([...history, ...burst('acc1', 12, 5 * DAY + 7 * HOUR, MIN)], { rules: wider }).alerts).toHaveLength(0);
   });
 
   it('honours a configured window', () => {

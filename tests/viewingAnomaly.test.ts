@@ -54,22 +54,25 @@ describe('viewing_anomaly', () => {
       minHours: 6,
       historyDays: 0,
       minHistoryDays: 7,
-      baseline: null,
+      // No history: the prior alone, 2 h ± 3 h. z = (16 h 05 m − 2 h) / 3 h = 4.69.
+      baseline: { medianHours: 2, madHours: 0, scaleHours: 3, z: 4.7, zThreshold: 5, highZThreshold: 8, ownMedianHours: 0, priorShare: 1 },
       openSessions: 1,
     });
     expect(a.summary).toBe('Account acc1 watched 16h5m in the last 24h (all screens counted once), above the 16h cap.');
     expect(a.eventIds).toEqual([binge[0]!.eventId, idAt(binge, 16 * HOUR + 5 * MIN)]);
   });
 
-  it('alerts on 9 h in a day after 14 days of about 1 h a day (issue 7)', () => {
+  it('alerts on 9 h in a day after 14 days of about 1 h a day (issue 7): medium, then high as it grows', () => {
     const { binge, events } = lightViewerBinge();
     const alerts = run(events, { rules: R }).of('viewing_anomaly');
-    expect(alerts).toHaveLength(1);
+    expect(alerts).toHaveLength(2);
     const a = alerts[0]!;
-    // History: days 0..12 (day 13 overlaps the window), 1 h each: median 1, MAD 0, scale = minScale 1 h.
-    // Threshold max(6 h, 1 + 5 × 1 h) = 6 h, reached at 15:00 after 6 h of the binge: z = (6 − 1) / 1.
+    // History: days 0..12 (day 13 overlaps the window), each day's peak window 1 h (09:00–10:00
+    // UTC; yesterday's hour is just outside a window ending at 09:xx): median 1, MAD 0, scale =
+    // minScale 1 h. Threshold max(6 h, 1 + 5 × 1 h) = 6 h, reached at 15:00 after 6 h of the
+    // binge: z = (6 − 1) / 1 = 5, under highZThreshold 8: medium.
     expect(a.ts).toBe('2026-03-16T15:00:00.000Z');
-    expect(a.severity).toBe('high');
+    expect(a.severity).toBe('medium');
     expect(a.evidence).toEqual({
       reason: 'baseline',
       hours: 6,
@@ -79,13 +82,16 @@ describe('viewing_anomaly', () => {
       minHours: 6,
       historyDays: 13,
       minHistoryDays: 7,
-      baseline: { medianHours: 1, madHours: 0, scaleHours: 1, z: 5, zThreshold: 5 },
+      baseline: { medianHours: 1, madHours: 0, scaleHours: 1, z: 5, zThreshold: 5, highZThreshold: 8 },
       openSessions: 1,
     });
     expect(a.summary).toBe(
-      'Account acc1 watched 6h in the last 24h (all screens counted once) against a usual 1h on its 13 recent viewing days (robust z 5, threshold 5).',
+      'Account acc1 watched 6h in the last 24h (all screens counted once) against a usual peak of 1h in any 24h on its 13 recent viewing days (robust z 5, threshold 5, high from 8).',
     );
     expect(a.eventIds).toEqual([binge[0]!.eventId, idAt(binge, atUtc(14, 15))]);
+    // 1 + 8 × 1 h = 9 h: reached at the stop, 18:00, which rises to high (one more page).
+    const b = alerts[1]!;
+    expect([b.ts, b.severity, b.evidence.hours, (b.evidence.baseline as { z: number }).z]).toEqual(['2026-03-16T18:00:00.000Z', 'high', 9, 8]);
   });
 
   it('a binge that goes on is one episode: one page with the default rules', () => {
@@ -111,8 +117,13 @@ describe('viewing_anomaly', () => {
     // Control: the baseline is in use, and the 9 h day scores z 1.5. History days 0–18: median
     // 7.5, MAD 0.5 → scale 1 h. With z ≥ 1.5 the threshold is 9 h, reached only at the stop at
     // 22:00 (until then the window still holds part of the day before and less of this one).
-    const alerts = run(events, { rules: rulesWith({ zThreshold: 1.5 }) }).of('viewing_anomaly');
+    const alerts = run(events, { rules: rulesWith({ zThreshold: 1.5, priorWeight: 0, minScaleShare: 0 }) }).of('viewing_anomaly');
     expect(alerts.map((a) => a.ts)).toEqual(['2026-03-22T22:00:00.000Z']);
+    // With the prior (the default), day 0 too is judged: 2 + 1.5 × 3 h = 6.5 h, at 21:30.
+    expect(run(events, { rules: rulesWith({ zThreshold: 1.5, minScaleShare: 0 }) }).of('viewing_anomaly').map((a) => a.ts)).toEqual(['2026-03-02T21:30:00.000Z', '2026-03-22T22:00:00.000Z']);
+    // With the spread floor at its default share (0.35 × 7.5 h = 2.6 h), 9 h is within 1.5 z:
+    // 7.5 + 1.5 × 2.625 = 11.4 h.
+    expect(run(events, { rules: rulesWith({ zThreshold: 1.5, priorWeight: 0 }) }).alerts).toHaveLength(0);
     expect(alerts[0]!.evidence).toMatchObject({ reason: 'baseline', hours: 9, historyDays: 19, baseline: { medianHours: 7.5, madHours: 0.5, z: 1.5 } });
   });
 
@@ -158,12 +169,20 @@ describe('viewing_anomaly', () => {
   it('honours minViewing, zThreshold, minScale and minHistoryDays', () => {
     const { events } = lightViewerBinge();
     const first = (o: Record<string, unknown>) => run(events, { rules: rulesWith(o) }).of('viewing_anomaly').map((a) => [a.ts, a.evidence.hours]);
-    expect(first({ minViewing: '8h' })).toEqual([['2026-03-16T17:00:00.000Z', 8]]);
-    expect(first({ zThreshold: 7.5 })).toEqual([['2026-03-16T17:30:00.000Z', 8.5]]);
+    // Each medium alert is followed by the rise to high at 9 h (1 + 8 × 1 h), at 18:00.
+    expect(first({ minViewing: '8h' })).toEqual([['2026-03-16T17:00:00.000Z', 8], ['2026-03-16T18:00:00.000Z', 9]]);
+    expect(first({ zThreshold: 7.5 })).toEqual([['2026-03-16T17:30:00.000Z', 8.5], ['2026-03-16T18:00:00.000Z', 9]]);
+    expect(first({ highZThreshold: 9 })).toEqual([['2026-03-16T15:00:00.000Z', 6]]);
     // 1 + 5 × 2 h = 11 h: more than the 9 h binge.
     expect(first({ minScale: '2h' })).toEqual([]);
-    expect(first({ minHistoryDays: 14 })).toEqual([]);
-    expect(first({ minHistoryDays: 13 })).toEqual([['2026-03-16T15:00:00.000Z', 6]]);
+    expect(first({ minHistoryDays: 14, priorWeight: 0 })).toEqual([]);
+    // 13 days < 14: shrunk toward the prior with weight 1: median (2 + 13 × 1) / 14 = 1.071 h,
+    // scale (3 + 13 × 1) / 14 = 1.143 h, threshold 1.071 + 5 × 1.143 = 6.79 h: the heartbeat
+    // at 15:50 (6 h 50 m); high would need 1.071 + 8 × 1.143 = 10.2 h.
+    expect(first({ minHistoryDays: 14 })).toEqual([['2026-03-16T15:50:00.000Z', 6.8]]);
+    // A heavier prior weight pulls harder: weight 13 gives median 1.5 h and scale 2 h, threshold 11.5 h.
+    expect(first({ minHistoryDays: 14, priorWeight: 13 })).toEqual([]);
+    expect(first({ minHistoryDays: 13 })).toEqual([['2026-03-16T15:00:00.000Z', 6], ['2026-03-16T18:00:00.000Z', 9]]);
   });
 
   it('honours baselineWindow: only the recent days are the habit', () => {
@@ -173,7 +192,11 @@ describe('viewing_anomaly', () => {
     expect(run(events, { rules: R }).alerts).toHaveLength(0);
     // 7 days: days 6–12 = one 5 h day and six 1 h days, median 1 h, MAD 0: threshold 6 h.
     const a = run(events, { rules: rulesWith({ baselineWindow: '7d' }) }).of('viewing_anomaly');
-    expect(a.map((x) => [x.ts, x.evidence.historyDays, (x.evidence.baseline as { medianHours: number }).medianHours])).toEqual([['2026-03-16T15:00:00.000Z', 7, 1]]);
+    expect(a.map((x) => [x.ts, x.evidence.historyDays, (x.evidence.baseline as { medianHours: number }).medianHours])).toEqual([
+      ['2026-03-16T15:00:00.000Z', 7, 1],
+      // The rise to high at 1 + 8 × 1 h = 9 h.
+      ['2026-03-16T18:00:00.000Z', 7, 1],
+    ]);
   });
 
   it('honours window: a 12 h window never holds more than 12 h', () => {
@@ -197,7 +220,7 @@ describe('viewing_anomaly', () => {
     const r = run(shuffled, { rules: R, latenessMs: HOUR });
     expect(r.stats.late).toBe(0);
     expect(r.alerts).toEqual(inOrder);
-    expect(inOrder).toHaveLength(1);
+    expect(inOrder.map((a) => a.severity)).toEqual(['medium', 'high']);
   });
 
   it('neither double counts nor loses time when a screen arrives later than the lateness', () => {
@@ -267,11 +290,110 @@ describe('viewing_anomaly', () => {
     for (const e of [...tv, ...tablet.slice(0, 3), ...phone, tablet[3]!]) feed(e);
     // 1 h 30 m + 30 m + 5 m: past the 2 h cap at the tablet's late stop.
     expect(found.map((f) => [f.eventIds.at(-1), f.evidence.hours])).toEqual([[tablet[3]!.eventId, 2.1]]);
-    // Hours 22:00 and 23:00 closed at 60 minutes each (240 units of 15 s); day 0 at 2 h (20 units of 6 min).
+    // Hours 22:00 and 23:00 closed at 60 minutes each (240 units of 15 s). Day 0 closed with its
+    // peak window as measured on day 0 (tv 1 h 30 m + tablet to 23:50: 110 min, 18 units of
+    // 6 min); the late 10 minutes raise the window measured on day 1: 2 h 05 m.
     const s = state as { hs: string; ds: string; hm: number; dm: number };
     expect([...s.hs].map((ch) => ch.charCodeAt(0))).toEqual([240, 240]);
-    expect([...s.ds].map((ch) => ch.charCodeAt(0))).toEqual([20]);
-    expect([s.hm, s.dm]).toEqual([5 * MIN, 5 * MIN]);
+    expect([...s.ds].map((ch) => ch.charCodeAt(0))).toEqual([18]);
+    expect([s.hm, s.dm]).toEqual([5 * MIN, 125 * MIN]);
+  });
+
+  describe('like with like: the baseline is each day\'s peak 24 h window', () => {
+    // Evenings of 4–6 h whose start wanders between 17:00 and 21:00 UTC: three weeks of them.
+    const starts = [17, 21, 18, 20.5, 17.5, 21, 19];
+    const lengths = [4.5, 5, 4, 5, 4.5, 6, 4.5];
+    const evenings = (account: string, days: number) =>
+      Array.from({ length: days }, (_, d) => watch(account, atUtc(d, starts[d % 7]!), lengths[d % 7]! * HOUR)).flat();
+    // Then a late long evening (21:00–03:00) and an early one the next day (15:00–21:00).
+    const twoEvenings = (account: string) => [...watch(account, atUtc(21, 21), 6 * HOUR), ...watch(account, atUtc(22, 15), 6 * HOUR)];
+
+    /** Independent reference: viewing per UTC calendar day, and the largest sum of any 24 h window ending on the hour. */
+    function reference(events: RawEvent[]) {
+      const minutes = new Map<number, number>(); // minute index → 1 when watched
+      const open = new Map<string, number>();
+      for (const e of events) {
+        const t = Math.floor(Date.parse(String(e.ts)) / MIN);
+        const sidKey = String(e.sessionId);
+        const last = open.get(sidKey);
+        if (last !== undefined) for (let m = last; m < t; m++) minutes.set(m, 1);
+        if (e.action === 'stop') open.delete(sidKey);
+        else open.set(sidKey, t);
+      }
+      const daily = new Map<number, number>();
+      for (const m of minutes.keys()) daily.set(Math.floor(m / 1440), (daily.get(Math.floor(m / 1440)) ?? 0) + 1 / 60);
+      let maxWindow = 0;
+      const all = [...minutes.keys()].sort((a, b) => a - b);
+      for (const end of all) maxWindow = Math.max(maxWindow, all.filter((m) => m > end - 1440 && m <= end).length / 60);
+      return { daily: [...daily.values()], maxWindow };
+    }
+
+    it('stays quiet on long evenings whose 24 h window spans two of them (the heavy-evening trap)', () => {
+      const events = byTime([...evenings('acc1', 21), ...twoEvenings('acc1')]);
+      expect(run(events, { rules: R }).alerts).toHaveLength(0);
+      // Control, computed apart from the detector: against calendar days the two evenings are an
+      // anomaly. The median day is about 4.5 h with a MAD well under an hour, so the spread is
+      // the 1 h floor; the window holds 10 h or more: z ≥ 5.
+      const { daily, maxWindow } = reference(events);
+      const sorted = daily.slice(0, 21).sort((a, b) => a - b);
+      const median = sorted[10]!;
+      expect(median).toBeLessThan(5);
+      expect(maxWindow).toBeGreaterThanOrEqual(10);
+      expect(maxWindow - median).toBeGreaterThanOrEqual(5);
+    });
+
+    it('still alerts on an evening viewer when a day goes far past its usual peak window', () => {
+      // 4 h evenings starting between 18:00 and 20:00 UTC for three weeks, then 14 h in a day.
+      const steady = [18, 20, 19, 18.5, 20, 19.5, 18];
+      const history = Array.from({ length: 21 }, (_, d) => watch('acc1', atUtc(d, steady[d % 7]!), 4 * HOUR)).flat();
+      const events = byTime([...history, ...watch('acc1', atUtc(22, 6), 14 * HOUR)]);
+      const alerts = run(events, { rules: R }).of('viewing_anomaly');
+      expect(alerts.length).toBeGreaterThanOrEqual(1);
+      expect(alerts[0]!.evidence).toMatchObject({ reason: 'baseline' });
+      expect((alerts[0]!.evidence.hours as number)).toBeLessThan(14);
+      // The baseline it is judged against is a peak window: more than a calendar day's 4 h
+      // (a window ending late on one evening holds part of the evening before).
+      const { maxWindow } = reference(history);
+      const median = (alerts[0]!.evidence.baseline as { medianHours: number }).medianHours;
+      expect(median).toBeGreaterThan(4);
+      expect(median).toBeLessThanOrEqual(maxWindow);
+    });
+  });
+
+  describe('young accounts: shrunk toward the population prior', () => {
+    it('stays quiet on a young evening viewer whose first long weekend spans two evenings (minScaleShare)', () => {
+      // Four evenings of 4.5 h (18:00–22:30 UTC), then 21:00–03:00 and 15:00–21:00: a 24 h window of 12 h.
+      const events = byTime([...habit('acc1', 0, [4.5, 4.5, 4.5, 4.5], 18), ...watch('acc1', atUtc(4, 21), 6 * HOUR), ...watch('acc1', atUtc(5, 15), 6 * HOUR)]);
+      // Own days [4.5 × 4]: MAD 0, spread floor max(1 h, 0.35 × 4.5 h) = 1.575 h; prior share 1/5:
+      // median 0.2 × 2 + 0.8 × 4.5 = 4 h, scale 0.2 × 3 + 0.8 × 1.575 = 1.86 h: threshold 13.3 h.
+      expect(run(events, { rules: R }).alerts).toHaveLength(0);
+      // Control: without the share floor the scale is 0.2 × 3 + 0.8 × 1 = 1.4 h, threshold 11 h: medium.
+      const control = run(events, { rules: rulesWith({ minScaleShare: 0 }) }).of('viewing_anomaly');
+      expect(control.map((a) => [a.ts.slice(0, 10), a.severity])).toEqual([['2026-03-07', 'medium']]);
+    });
+
+    it('alerts on a jump from 1 h a day to 9 h after three days', () => {
+      const events = byTime([...habit('acc1', 0, [1, 1, 1, 1], 9), ...watch('acc1', atUtc(4, 9), 9 * HOUR)]);
+      const alerts = run(events, { rules: R }).of('viewing_anomaly');
+      // Day 3 overlaps the window, so the history is days 0–2: three own days of 1 h (peak
+      // windows), prior 2 h ± 3 h worth one day: share 1/4, median
+      // 0.25 × 2 + 0.75 × 1 = 1.25 h, scale 0.25 × 3 + 0.75 × 1 = 1.5 h; threshold 1.25 + 5 × 1.5
+      // = 8.75 h, reached at the heartbeat at 17:45: z = (8.75 − 1.25) / 1.5 = 5, medium.
+      expect(alerts.map((a) => [a.ts, a.severity, a.evidence.hours])).toEqual([['2026-03-06T17:45:00.000Z', 'medium', 8.8]]);
+      expect(alerts[0]!.evidence.baseline).toEqual({ medianHours: 1.3, madHours: 0, scaleHours: 1.5, z: 5, zThreshold: 5, highZThreshold: 8, ownMedianHours: 1, priorShare: 0.25 });
+      expect(alerts[0]!.summary).toContain("shrunk toward the population's 2h for a young account");
+      // Without a prior (priorWeight 0) a young account is judged by the cap alone, as before.
+      expect(run(events, { rules: rulesWith({ priorWeight: 0 }) }).alerts).toHaveLength(0);
+    });
+
+    it('stays quiet on a new account watching 8.5–9.5 h a day from its first day (the young heavy-viewer trap)', () => {
+      const events = habit('acc1', 0, [9, 8.5, 9.5, 9, 8.5, 9.5], 9);
+      expect(run(events, { rules: R }).alerts).toHaveLength(0);
+      // Control: the prior is in use. With a lighter population spread (1 h) a first day of 9 h
+      // is 7 h over the prior's 2 h: z 7 from the first day.
+      const control = run(events, { rules: rulesWith({ priorSpread: '1h' }) }).of('viewing_anomaly');
+      expect(control[0]!.ts.slice(0, 10)).toBe('2026-03-02');
+    });
   });
 
   it('counts a duplicated event once', () => {

@@ -19,7 +19,7 @@ export interface Backtest {
   readonly settings?: readonly SettingChange[];
   /** Present when the two rule sets locate addresses with different data: how the log's addresses moved. */
   readonly geo?: GeoComparison;
-  /** With labels, per rule set running login_risk: every judged login's score by class (issue 16). */
+  /** With labels, per rule set running login_risk: every judged login's score by class. */
   readonly loginRisk?: readonly LoginRiskReport[];
 }
 

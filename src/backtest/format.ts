@@ -145,14 +145,16 @@ export const CLASS_COLUMNS: readonly Col[] = [
   { header: 'recall', right: true },
   { header: 'alerts', right: true },
   { header: 'by detector', right: true },
+  { header: 'precision (detector)', right: true },
 ];
 
 /**
  * Recall per incident class (labels with classes only): incidents, detected by their own
  * detector, recall, and the alerts matching the class's incidents (all, and those of its
- * detector). No precision column: an alert belongs to a detector, not to a class.
+ * detector). Precision is its detector's: an alert belongs to a detector, not to a class.
  */
 export function classTable(s: SideResult): { cols: readonly Col[]; rows: string[][] } {
+  const precision = new Map(s.score!.perDetector.map((d) => [d.detector, d.precision]));
   const rows = s.score!.perClass!.map((c) => [
     c.class,
     c.detectors.join(', '),
@@ -161,8 +163,21 @@ export function classTable(s: SideResult): { cols: readonly Col[]; rows: string[
     pct(c.recall),
     num.format(c.alerts),
     num.format(c.ownAlerts),
+    c.detectors.length === 1 ? pct(precision.get(c.detectors[0]!) ?? null) : '—',
   ]);
   return { cols: CLASS_COLUMNS, rows };
+}
+
+export const BENIGN_HIGH_COLUMNS: readonly Col[] = [
+  { header: 'detector' },
+  { header: 'benign accounts with a high alert', right: true },
+  { header: 'rate', right: true },
+];
+
+/** Per detector (and any): benign accounts paged at high or critical, and their share of the benign accounts. */
+export function benignHighTable(s: SideResult): { cols: readonly Col[]; rows: string[][] } {
+  const rows = s.score!.benignHigh.map((b) => [b.detector, num.format(b.accounts), b.rate === null ? '—' : `${(b.rate * 100).toFixed(2)}%`]);
+  return { cols: BENIGN_HIGH_COLUMNS, rows };
 }
 
 export const TRAP_CLASS_COLUMNS: readonly Col[] = [
@@ -333,6 +348,9 @@ export function formatBacktest(bt: Backtest, opts: { examples: number }): string
         const t = trapClassTable(s);
         sections.push(`Traps by class${name(s)}\n${table(t.cols, t.rows)}`);
       }
+      const b = benignHighTable(s);
+      const of = s.score!.benignAccounts === null ? 'population unknown: the labels give no "accounts"' : `of ${num.format(s.score!.benignAccounts)} benign accounts`;
+      sections.push(`Benign accounts with a high or critical alert${name(s)} (${of})\n${table(b.cols, b.rows)}`);
     }
   }
   for (const r of bt.loginRisk ?? []) {

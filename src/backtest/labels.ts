@@ -49,6 +49,11 @@ export interface LabelTrap {
 
 export interface Labels {
   readonly source: string;
+  /**
+   * How many accounts the log holds, when the labels say (`accounts`, which the generator
+   * writes): the denominator of the benign-accounts-with-a-high-alert rate. Absent: counts only.
+   */
+  readonly accounts?: number;
   readonly incidents: readonly LabelIncident[];
   readonly traps: readonly LabelTrap[];
 }
@@ -96,6 +101,7 @@ const fileSchema = z.looseObject({
   version: z.literal(1, { message: 'expected version: 1' }),
   incidents: z.array(incidentSchema),
   traps: z.array(trapSchema).default([]),
+  accounts: z.number().int().min(1).optional(),
 });
 
 /** How many problems one error message lists; a broken generator can produce thousands. */
@@ -151,6 +157,7 @@ export function parseLabels(text: string, file = '<labels>'): Labels {
 
   return {
     source: file,
+    ...(data.accounts !== undefined ? { accounts: data.accounts } : {}),
     incidents: data.incidents.map((inc) => ({
       id: inc.id,
       ...(inc.class !== undefined ? { class: inc.class } : {}),

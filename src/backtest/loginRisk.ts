@@ -5,7 +5,7 @@ import { replayLog } from '../io/replay.js';
 import type { Labels } from './labels.js';
 
 /*
- * login_risk in the backtest (issue 16): the score of every judged login, not only of those
+ * login_risk in the backtest: the score of every judged login, not only of those
  * that alerted, by class (incident classes, trap classes, benign accounts), with the share over
  * each threshold, and the distributions of benign and incident logins as histograms and ROC
  * points. The scores come from a second replay with the same rules in which login_risk alone

@@ -22,6 +22,7 @@ import {
   scoreTable,
   statsTable,
   trapClassTable,
+  benignHighTable,
   trapNote,
   unexplainedExamples,
 } from './format.js';
@@ -377,7 +378,7 @@ function signedRows(t: { cols: readonly { header: string; right?: boolean }[]; r
     .join('\n');
 }
 
-/** login_risk (issue 16): every judged login's score by class, the two distributions and ROC points. */
+/** login_risk: every judged login's score by class, the two distributions and ROC points. */
 function loginRiskSection(bt: Backtest): string {
   if (bt.loginRisk === undefined || bt.loginRisk.length === 0) return '';
   const blocks = bt.loginRisk.map((r) => {
@@ -398,6 +399,8 @@ function classesSection(bt: Backtest): string {
     const parts = [`<h3>${sideTag(s.side.name)}${esc(s.label)}</h3>`];
     if (classified) parts.push(dataTable(classTable(s), 'data class-table', side, false));
     if (trapped) parts.push(dataTable(trapClassTable(s), 'data trap-class-table', side, false));
+    // Benign accounts paged at high or critical, per detector; the last row ("any") is the total.
+    parts.push(dataTable(benignHighTable(s), 'data benign-table', side, true));
     return parts.join('');
   });
   if (classified && bt.sides.length === 2) {
@@ -405,9 +408,9 @@ function classesSection(bt: Backtest): string {
     blocks.push(`<h3>Change A → B by incident class</h3><table class="data class-change-table">${th(t.cols)}<tbody>${signedRows(t, false)}</tbody></table>`);
   }
   const note = classified
-    ? 'Incident classes: detected = incidents with an alert of their own detector; alerts = alerts of any detector matching the class\'s incidents, by detector = those of the incident\'s own detector (precision is per detector: an alert is not raised for a class). '
+    ? 'Incident classes: detected = incidents with an alert of their own detector; alerts = alerts of any detector matching the class\'s incidents, by detector = those of the incident\'s own detector; precision is the detector\'s (an alert is not raised for a class). '
     : 'The labels give incidents no class. ';
-  return `<section id="classes"><h2>Detection by class</h2><p class="note">${esc(`${note}Trap classes: violated = traps with an alert of a detector they list as quiet; alerts = those alerts.`)}</p>${blocks.join('\n')}</section>`;
+  return `<section id="classes"><h2>Detection by class</h2><p class="note">${esc(`${note}Trap classes: violated = traps with an alert of a detector they list as quiet; alerts = those alerts. Benign accounts: accounts named by no incident with a high or critical alert, and their share of the benign accounts when the labels give the population.`)}</p>${blocks.join('\n')}</section>`;
 }
 
 function alertItem(a: Alert, tag = ''): string {

@@ -26,7 +26,13 @@ import { alertNetMatches, parseNet, type Net } from './net.js';
  * detector's id): incidents, detected (by their own detector, as for recall above), recall, and
  * the alerts matching an incident of the class — all of them, and those of the incident's own
  * detector. Precision has no per-class meaning (an alert is raised by a detector, not for a
- * class), so none is given. Per trap class: traps, traps violated, and the alerts violating them.
+ * class), so the class table repeats its detector's. Per trap class: traps, traps violated, and
+ * the alerts violating them.
+ *
+ * Benign accounts with a high alert, per detector: accounts that no incident label names (of
+ * any detector) with at least one alert of severity high or critical from that detector, and
+ * their share of the benign accounts when the labels give the population (`accounts`). This is
+ * what pages someone about a customer who did nothing wrong.
  */
 
 export interface ScoreOptions {
@@ -79,6 +85,14 @@ export interface TrapClassScore {
   readonly alerts: number;
 }
 
+export interface BenignHighScore {
+  readonly detector: string;
+  /** Benign accounts (named by no incident) with at least one high or critical alert of this detector. */
+  readonly accounts: number;
+  /** accounts / benign accounts; null when the labels do not give the population. */
+  readonly rate: number | null;
+}
+
 export interface MissedIncident {
   readonly incident: LabelIncident;
   /** Alerts of other detectors that did match it, by detector: "found, but not by its detector". */
@@ -109,6 +123,13 @@ export interface Score {
   readonly perClass?: readonly ClassScore[];
   /** Per trap class, by name; empty without traps. */
   readonly perTrapClass: readonly TrapClassScore[];
+  /**
+   * Accounts named by no incident label: the population (labels' `accounts`) less the accounts
+   * incidents name; null without a population.
+   */
+  readonly benignAccounts: number | null;
+  /** One per registered detector, in registry order, then "any" (an account counted once). */
+  readonly benignHigh: readonly BenignHighScore[];
   readonly missed: readonly MissedIncident[];
   /** In alert order. */
   readonly unexplained: readonly UnexplainedAlert[];
@@ -173,11 +194,22 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
   const ownPerIncident = new Map<string, number>();
   const classOwnAlerts = new Map<string, number>();
   const trapClassAlerts = new Map<string, number>();
+  const incidentAccounts = new Set<string>();
+  for (const inc of labels.incidents) if ('accountId' in inc.key) incidentAccounts.add(inc.key.accountId);
+  /** Detector → benign accounts with a high or critical alert of it. */
+  const benignHighAccounts = new Map<string, Set<string>>();
 
   for (const alert of alerts) {
     const ts = Date.parse(alert.ts);
     const net = alert.ip !== undefined ? parseNet(alert.ip) : undefined;
     bump(alertCount, alert.detector);
+    if (alert.accountId !== undefined && !incidentAccounts.has(alert.accountId) && (alert.severity === 'high' || alert.severity === 'critical')) {
+      for (const d of [alert.detector, 'any']) {
+        let set = benignHighAccounts.get(d);
+        if (!set) benignHighAccounts.set(d, (set = new Set()));
+        set.add(alert.accountId);
+      }
+    }
 
     const hits = incidents.matches(alert, ts, slack, net);
     if (classified) {
@@ -313,7 +345,13 @@ export function scoreAlerts(alerts: readonly Alert[], labels: Labels, opts: Scor
   const byKey = new Map<string, string[]>();
   for (const [k, ids] of incidentsByKey) byKey.set(k, [...ids].sort());
 
-  return { slackMs: slack, perDetector, overall, perClass, perTrapClass, missed, unexplained, violations: violationList, incidentsByKey: byKey };
+  const benignAccounts = labels.accounts !== undefined ? Math.max(0, labels.accounts - incidentAccounts.size) : null;
+  const benignHigh: BenignHighScore[] = [...DETECTOR_IDS, 'any'].map((d) => {
+    const n = benignHighAccounts.get(d)?.size ?? 0;
+    return { detector: d, accounts: n, rate: benignAccounts === null ? null : ratio(n, benignAccounts) };
+  });
+
+  return { slackMs: slack, perDetector, overall, perClass, perTrapClass, benignAccounts, benignHigh, missed, unexplained, violations: violationList, incidentsByKey: byKey };
 }
 
 /** Median and maximum over the incidents that got at least one alert (undetected ones are recall's business). */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent, LoginEvent } from '../events/types.js';
 import { humanCount, humanNumber } from '../format/human.js';
-import { robustScore, round } from '../windows/baseline.js';
+import { robustScore, round, shrinkToPrior } from '../windows/baseline.js';
 import { addPair, dropPairsBefore, sumPairs } from '../windows/buckets.js';
 import { defineDetector, type Detector, type Emit } from './types.js';
 
@@ -17,8 +17,23 @@ const options = z.strictObject({
   minScale: z.number().min(0.1).max(10_000).default(2),
   /** How far back the account's own history goes. Default 7d. */
   baseline: duration('1d', '14d').default('7d'),
-  /** How long an account must have been seen before it is judged (learning period). Default 3d. */
+  /**
+   * How long an account must have been seen before it is judged against its own history alone
+   * (learning period). Until then its attempts are judged against its own active windows shrunk
+   * toward the population prior (priorMedian, priorSpread, priorWeight), and its failures are
+   * not judged; with priorWeight 0 it is not judged at all. Default 3d.
+   */
   minHistory: duration('0s', '14d').default('3d'),
+  /** The population's typical attempts per active window: what a young account's baseline is shrunk toward. Default 1. */
+  priorMedian: z.number().min(0).max(10_000).default(1),
+  /** How widely accounts' typical attempts differ: the prior's spread. Default 2 (attempts). */
+  priorSpread: z.number().min(0.1).max(10_000).default(2),
+  /**
+   * What the prior is worth, in active windows of the account's own: with n of them the baseline
+   * is (priorWeight × prior + n × own) / (priorWeight + n), for the median and the spread alike.
+   * 0 turns priors off: a young account is not judged until minHistory. Default 2.
+   */
+  priorWeight: z.number().min(0).max(1000).default(2),
   /** Also judge failed logins against the account's own failure history (slow brute force). Default true. */
   failureBaselineEnabled: z.boolean().default(true),
   /** The window whose failed logins are judged; counted in 1/24 slices of it. Default 24h. */
@@ -74,8 +89,10 @@ const BUCKETS = 2;
  * zeros included: a user who mistypes twice a week has a baseline of 0 and stays below
  * `minFailures`; steady guessing of a few passwords an hour does not.
  *
- * New accounts are not judged until `minHistory`, and an account idle for a whole `baseline` is
- * learnt afresh. Alerts carry only the triggering event id: the detector keeps counts, not
+ * Young accounts (seen for less than `minHistory`) are judged early against their own few active
+ * windows shrunk toward a population prior (empirical Bayes: priorMedian, priorSpread,
+ * priorWeight), so 30 attempts in an hour on a day-old account stand out; their failures wait
+ * for minHistory. An account idle for a whole `baseline` is learnt afresh. Alerts carry only the triggering event id: the detector keeps counts, not
  * events, because its state exists for every account active in the baseline period.
  */
 export const loginRateAnomaly = defineDetector({
@@ -109,7 +126,9 @@ export const loginRateAnomaly = defineDetector({
      * (s[bEnd] is their count), failure slices [rEnd, s.length).
      */
 
-    function judgeAttempts(ev: LoginEvent, s: State, bEnd: number, rEnd: number, emit: Emit): boolean {
+    const prior = { median: o.priorMedian, scale: o.priorSpread, weight: o.priorWeight };
+
+    function judgeAttempts(ev: LoginEvent, s: State, bEnd: number, rEnd: number, emit: Emit, young: boolean): boolean {
       // Judged at the newest attempt known: a late attempt still completes the burst it belongs to.
       const lastSlice = Math.max(Math.floor(ev.ts / sliceMs), s[rEnd - 2]!);
       const firstSlice = lastSlice - (RECENT_SLICES - 1);
@@ -122,14 +141,17 @@ export const loginRateAnomaly = defineDetector({
       const fromBucket = Math.floor((lastSlice * sliceMs) / windowMs) - baselineBuckets;
       const history: number[] = [];
       for (let i = BUCKETS; i < bEnd; i += 2) if (s[i]! >= fromBucket && s[i]! < windowStartBucket) history.push(s[i + 1]!);
-      // No active window before this one in the baseline: nothing to compare with.
+      // No active window before this one in the baseline: nothing to compare with. A young
+      // account needs one too (its first hour may be a new household signing in on every
+      // screen); from then on it is compared with the population (the prior) as much as with itself.
       if (history.length === 0) return false;
-      const score = robustScore(history, attempts, o.minScale);
+      const score = shrinkToPrior(robustScore(history, attempts, o.minScale), history.length, attempts, young ? prior : undefined);
       if (score.z < o.zThreshold) return false;
+      const youngText = score.priorShare > 0 ? `, shrunk toward the population's ${humanNumber(prior.median)} for an account seen for under ${o.minHistory}` : '';
       emit({
         detector: 'login_rate_anomaly',
         key: ev.accountId,
-        summary: `Account ${ev.accountId} made ${humanCount(attempts)} login attempts in the last ${window}, against a usual ${humanNumber(score.median)} per active ${window} over ${baseline} (robust z ${humanNumber(score.z)}, threshold ${o.zThreshold}).`,
+        summary: `Account ${ev.accountId} made ${humanCount(attempts)} login attempts in the last ${window}, against a usual ${humanNumber(score.median)} per active ${window} over ${baseline}${youngText} (robust z ${humanNumber(score.z)}, threshold ${o.zThreshold}).`,
         evidence: {
           judged: 'attempts',
           attempts,
@@ -142,6 +164,7 @@ export const loginRateAnomaly = defineDetector({
           minCount: o.minCount,
           zThreshold: o.zThreshold,
           latestIp: ev.ip,
+          ...(score.priorShare > 0 ? { ownMedian: round(score.ownMedian), priorShare: round(score.priorShare, 2) } : {}),
         },
         eventIds: [ev.eventId],
       });
@@ -214,8 +237,10 @@ export const loginRateAnomaly = defineDetector({
 
         // Splicing leaves growth room: an array that changed size is kept as an exact copy.
         const next = state !== undefined && s.length === size ? s : s.slice();
-        if (t - next[SINCE]! < minHistoryMs) return next;
-        if (judgeAttempts(ev, next, bEnd, rEnd, emit)) return next;
+        const young = t - next[SINCE]! < minHistoryMs;
+        if (young && o.priorWeight === 0) return next;
+        if (judgeAttempts(ev, next, bEnd, rEnd, emit, young)) return next;
+        if (young) return next;
         if (next.length > rEnd && !ev.success) judgeFailures(ev, next, rEnd, emit);
         return next;
       },

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { duration, parseDuration } from '../config/duration.js';
 import type { FraudEvent, PlaybackEvent } from '../events/types.js';
 import { humanDuration, humanNumber } from '../format/human.js';
-import { robustScore, round, type RobustScore } from '../windows/baseline.js';
-import { defineDetector, type Detector, type Emit } from './types.js';
+import { robustScore, round, shrinkToPrior, withScaleFloor, type Shrunk } from '../windows/baseline.js';
+import { defineDetector, type Detector, type Emit, type Severity } from './types.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -18,6 +18,8 @@ const DAY_MS = 86_400_000;
  */
 const HOUR_UNIT_MS = 15_000;
 const DAY_UNIT_MS = 360_000;
+/** Units a day's peak may take (one char code); a longer window gets coarser units. */
+const PEAK_UNITS = 240;
 
 function toUnits(ms: number, unitMs: number): number {
   return Math.min(255, Math.round(ms / unitMs));
@@ -66,25 +68,61 @@ const options = z.strictObject({
    * (a paused or dead player) does not count. Default 15m.
    */
   sessionTimeout: duration('1m', '2h').default('15m'),
-  /** Whole days before the window whose daily viewing forms the account's baseline. Default 28d. */
+  /**
+   * Whole days before the window that form the account's baseline: for each, the most viewing
+   * any trailing window (24 h) ending on that UTC day held, so the baseline measures what the
+   * judged value measures. Default 28d.
+   */
   baselineWindow: duration('7d', '90d').default('28d'),
   /**
-   * Days with viewing the baseline needs before the account is judged against its own habit;
-   * until then (a new account) only absoluteCap applies. Default 7.
+   * Days with viewing after which the account is judged against its own habit alone; until
+   * then its baseline is shrunk toward the population's prior (priorMedian, priorSpread,
+   * priorWeight), or, with priorWeight 0, only absoluteCap applies. Default 7.
    */
   minHistoryDays: z.number().int().min(1).max(90).default(7),
+  /**
+   * The population's typical peak viewing in a window: what a young account's baseline is shrunk
+   * toward. Default 2h.
+   */
+  priorMedian: duration('0s', '72h').default('2h'),
+  /**
+   * How widely accounts' habits differ: the prior's spread. With no history of its own an
+   * account alerts below the cap only above priorMedian + zThreshold × priorSpread (17 h by
+   * default, above the cap: a new account is never judged by others' habits alone). Default 3h.
+   */
+  priorSpread: duration('1m', '72h').default('3h'),
+  /**
+   * What the prior is worth, in days of the account's own history: with n own days (fewer than
+   * minHistoryDays) the baseline is (priorWeight × prior + n × own) / (priorWeight + n), for the
+   * median and the spread alike. 0 turns priors off (young accounts: the cap only). Default 1.
+   */
+  priorWeight: z.number().min(0).max(30).default(1),
   /** Viewing time within the window below which the baseline never alerts, however light the habit. Default 6h. */
   minViewing: duration('0s', '72h').default('6h'),
   /**
-   * Robust z at or above which viewing is far above the habit: (viewing − median day) /
-   * max(1.4826 × MAD, minScale), over the baseline's days with viewing. Default 5.
+   * Robust z at or above which viewing is far above the habit: (viewing − median) /
+   * max(1.4826 × MAD, minScale), over the baseline's days with viewing. Below highZThreshold
+   * the alert is medium. Default 5.
    */
   zThreshold: z.number().min(1).max(100).default(5),
+  /**
+   * Robust z at or above which the alert takes the configured severity (high by default), as
+   * the absolute cap always does: the more surprising, the higher. At or below zThreshold every
+   * baseline alert takes the configured severity. Default 8.
+   */
+  highZThreshold: z.number().min(1).max(100).default(8),
   /**
    * Floor of the baseline's spread, so a perfectly regular viewer (MAD 0) does not turn a small
    * change into an infinite z. Default 1h.
    */
   minScale: duration('1m', '24h').default('1h'),
+  /**
+   * Floor of the baseline's spread as a share of its median: days vary more on a heavier habit,
+   * so a 4 h viewer is not judged by a 1 h viewer's spread (a young account's few days
+   * especially: four evenings that happened to be alike say little about the fifth). 0: none.
+   * Default 0.35.
+   */
+  minScaleShare: z.number().min(0).max(5).default(0.35),
   /**
    * Sessions tracked at once per account (memory bound); past it the least recently active is
    * forgotten, and its next event opens it afresh. Default 8.
@@ -118,7 +156,11 @@ interface State {
   c: number[] | null;
   /** Latest event time seen (late events do not move it). */
   n: number;
-  /** Time of the last alert, -1 when none (repeat suppression). */
+  /**
+   * The last alert, -1 when none (repeat suppression): 2 × its time, plus 1 when it was at the
+   * configured severity (the cap, or z at or above highZThreshold) rather than medium. One
+   * number, so that graded alerts cost no field of their own on every viewer's state.
+   */
   a: number;
   /** The hour being counted (index since the epoch) and its viewing so far (ms). */
   hi: number;
@@ -126,11 +168,14 @@ interface State {
   /** Closed hours before `hi` that the window can still reach, a unit string ending with hour hi − 1. */
   hs: string;
   /**
-   * The viewing so far (ms) of the UTC day being counted: the day of hour `hi` (not kept apart:
-   * hours and days are counted from the same stretches, so the latest day is the latest hour's).
+   * The peak so far (ms) of the UTC day being counted (the day of hour `hi`): the most viewing
+   * the trailing window held when measured on that day (after each counted stretch).
    */
   dm: number;
-  /** Closed days before the day being counted that the baseline can still reach, a unit string ending with the day before it. */
+  /**
+   * Peaks of the closed days before the day being counted that the baseline can still reach, a
+   * unit string ending with the day before it (units of window / 240, at least 6 min).
+   */
   ds: string;
   /**
    * Cached viewing threshold (ms) of the baseline ending on day `bd`; bt -1 = too little history,
@@ -152,10 +197,23 @@ interface Check {
  * screens count once), between consecutive events of a session no more than the session
  * timeout apart; a stop ends the session.
  *
- * Repeats: at most one alert per account per window (24 h). A binge stays above the threshold
- * for hours and the sliding sum wobbles around it as hours roll off, so "re-alert after it
- * dips below" would re-alert on the same viewing; a binge still going a window later alerts
- * again.
+ * Like with like: the baseline is not the account's daily totals but, for each recent UTC day,
+ * the most viewing the same trailing window held when measured that day. A window spanning two
+ * long evenings is then compared with the account's other two-evening windows, not with single
+ * calendar days, and where the account's local day begins no longer matters.
+ *
+ * Young accounts (fewer than minHistoryDays viewing days) are judged against their own days
+ * shrunk toward a population prior (priorMedian, priorSpread, priorWeight): a jump from 1 h to
+ * 9 h after three days stands out, while a new account that watches 9 h from its first day does
+ * not (the prior alone puts the threshold above the cap).
+ *
+ * Severity follows surprise: medium from zThreshold, the configured severity (high) from
+ * highZThreshold and at the cap.
+ *
+ * Repeats: at most one alert per account per window (24 h), except one rise from medium to
+ * high. A binge stays above the threshold for hours and the sliding sum wobbles around it as
+ * hours roll off, so "re-alert after it dips below" would re-alert on the same viewing; a binge
+ * still going a window later alerts again.
  */
 export const viewingAnomaly = defineDetector({
   id: 'viewing_anomaly',
@@ -164,7 +222,7 @@ export const viewingAnomaly = defineDetector({
   // A jump in viewing lasts days: findings on the following days are the same episode.
   defaultCooldown: '3d',
   description:
-    "Viewing time (all screens counted once) in a sliding window (24 h) above an absolute cap, or far above the account's own daily habit (robust z over recent days).",
+    "Viewing time (all screens counted once) in a sliding window (24 h) above an absolute cap, or far above the account's own peak window of recent days (robust z; young accounts shrunk toward a population prior), medium then high as the surprise grows.",
   options,
   create(o: Options): Detector<State> {
     const windowHours = Math.ceil(parseDuration(o.window) / HOUR_MS);
@@ -175,7 +233,9 @@ export const viewingAnomaly = defineDetector({
     const baselineDays = Math.floor(parseDuration(o.baselineWindow) / DAY_MS);
     const minViewingMs = parseDuration(o.minViewing);
     const minScaleHours = parseDuration(o.minScale) / HOUR_MS;
-    const { minHistoryDays, zThreshold, maxSessions } = o;
+    const { minHistoryDays, zThreshold, highZThreshold, maxSessions, priorWeight } = o;
+    const prior = { median: parseDuration(o.priorMedian) / HOUR_MS, scale: parseDuration(o.priorSpread) / HOUR_MS, weight: priorWeight };
+    const peakUnitMs = Math.max(DAY_UNIT_MS, Math.ceil(windowMs / PEAK_UNITS));
     const maxSegmentNumbers = 4 * maxSessions;
     // Closed hours the window can reach: all but the current one.
     const keepHours = windowHours - 1;
@@ -191,6 +251,13 @@ export const viewingAnomaly = defineDetector({
       if (hour === s.hi) s.hm += ms;
       else if (hour > s.hi) {
         s.hs = closeBucket(s.hs, s.hm, hour - s.hi - 1, keepHours, HOUR_UNIT_MS);
+        // A new UTC day: the day being counted closes with its peak.
+        const day = Math.floor(hour / HOURS_PER_DAY);
+        const counted = countedDay(s);
+        if (day > counted) {
+          s.ds = closeBucket(s.ds, s.dm, day - counted - 1, keepDays, peakUnitMs);
+          s.dm = 0;
+        }
         s.hi = hour;
         s.hm = ms;
       } else s.hs = addUnits(s.hs, s.hs.length - (s.hi - hour), ms, HOUR_UNIT_MS);
@@ -201,21 +268,21 @@ export const viewingAnomaly = defineDetector({
       return Math.floor(s.hi / HOURS_PER_DAY);
     }
 
-    /** Adds to the day; called before addToHour moves the hour (and with it the day) on. */
-    function addToDay(s: State, day: number, ms: number): void {
-      const counted = countedDay(s);
-      if (day === counted) s.dm += ms;
-      else if (day > counted) {
-        s.ds = closeBucket(s.ds, s.dm, day - counted - 1, keepDays, DAY_UNIT_MS);
-        s.dm = ms;
-      } else s.ds = addUnits(s.ds, s.ds.length - (counted - day), ms, DAY_UNIT_MS);
+    /**
+     * Raises the counted day's peak to what the window ending at the hour being counted holds
+     * now. Measured after every counted stretch, so a day's peak is the most any window ending
+     * that day held while it was watched: the same quantity the judged window is.
+     */
+    function notePeak(s: State): number {
+      const viewed = viewedSince(s, s.hi - windowHours + 1);
+      if (viewed > s.dm) s.dm = viewed;
+      return viewed;
     }
 
     function addViewing(s: State, from: number, to: number): void {
       for (let x = from; x < to; ) {
         const hour = Math.floor(x / HOUR_MS);
         const end = Math.min(to, (hour + 1) * HOUR_MS);
-        addToDay(s, Math.floor(x / DAY_MS), end - x);
         addToHour(s, hour, end - x);
         x = end;
       }
@@ -316,7 +383,7 @@ export const viewingAnomaly = defineDetector({
       return ms;
     }
 
-    /** Daily viewing (hours) of the baseline's days with viewing. */
+    /** Peak viewing (hours) of the baseline's days with viewing. */
     function history(s: State, startHour: number): number[] {
       const to = historyEnd(startHour);
       const from = to - baselineDays + 1;
@@ -324,47 +391,75 @@ export const viewingAnomaly = defineDetector({
       const firstDay = countedDay(s) - s.ds.length;
       for (let j = Math.max(0, from - firstDay); j < s.ds.length && firstDay + j <= to; j++) {
         const units = s.ds.charCodeAt(j);
-        if (units > 0) out.push((units * DAY_UNIT_MS) / HOUR_MS);
+        if (units > 0) out.push((units * peakUnitMs) / HOUR_MS);
       }
       return out;
     }
 
     /**
-     * Viewing (ms) at which the baseline's z reaches zThreshold; Infinity with too little history.
-     * The history changes only when its last day does (see viewedSince), so it is cached by that
-     * day rather than re-sorted per heartbeat.
+     * The baseline and the score of `viewedHours` against it: the account's own robust score
+     * once it has minHistoryDays, before that its own shrunk toward the prior (empirical Bayes
+     * with a fixed population prior; undefined when priors are off).
+     */
+    function score(hist: number[], viewedHours: number): Shrunk | undefined {
+      if (hist.length < minHistoryDays && priorWeight === 0) return undefined;
+      const raw = robustScore(hist, viewedHours, minScaleHours);
+      const own = withScaleFloor(raw, viewedHours, o.minScaleShare * raw.median);
+      return shrinkToPrior(own, hist.length, viewedHours, hist.length >= minHistoryDays ? undefined : prior);
+    }
+
+    /**
+     * Viewing (ms) at which the baseline's z reaches zThreshold; Infinity with priors off and too
+     * little history. The history changes only when its last day does (see viewedSince), so it
+     * is cached by that day rather than re-sorted per heartbeat.
      */
     function baselineThreshold(s: State, startHour: number): number {
       const to = historyEnd(startHour);
       if (s.bd !== to) {
-        const hist = history(s, startHour);
-        if (hist.length < minHistoryDays) s.bt = -1;
-        else {
-          const r = robustScore(hist, 0, minScaleHours);
-          s.bt = Math.ceil((r.median + zThreshold * r.scale) * HOUR_MS);
-        }
+        const r = score(history(s, startHour), 0);
+        s.bt = r === undefined ? -1 : Math.ceil((r.median + zThreshold * r.scale) * HOUR_MS);
         s.bd = to;
       }
       return s.bt < 0 ? Number.POSITIVE_INFINITY : s.bt;
     }
 
-    function report(s: State, ev: PlaybackEvent, check: Check, reason: 'absolute_cap' | 'baseline', hist: number[], score: RobustScore | undefined, emit: Emit): void {
+    /**
+     * Medium under highZThreshold; at or above it the configured severity (high by default).
+     * A detector does not see its configured severity, so the lower grade is fixed, as
+     * brute_force's critical is.
+     */
+    function graded(z: number | undefined): Severity | undefined {
+      return z === undefined || z >= highZThreshold ? undefined : 'medium';
+    }
+
+    function report(s: State, ev: PlaybackEvent, check: Check, reason: 'absolute_cap' | 'baseline', hist: number[], score: Shrunk | undefined, emit: Emit): void {
       const hours = round(check.viewed / HOUR_MS);
       const capHours = round(capMs / HOUR_MS);
       const baseline =
         score === undefined
           ? null
-          : { medianHours: round(score.median), madHours: round(score.mad, 2), scaleHours: round(score.scale, 2), z: round(score.z), zThreshold };
+          : {
+              medianHours: round(score.median),
+              madHours: round(score.mad, 2),
+              scaleHours: round(score.scale, 2),
+              z: round(score.z),
+              zThreshold,
+              highZThreshold,
+              ...(score.priorShare > 0 ? { ownMedianHours: round(score.ownMedian), priorShare: round(score.priorShare, 2) } : {}),
+            };
+      const young = score !== undefined && score.priorShare > 0 ? `, shrunk toward the population's ${humanDuration(prior.median * HOUR_MS)} for a young account` : '';
       const summary =
         reason === 'absolute_cap'
           ? `Account ${ev.accountId} watched ${humanDuration(check.viewed)} in the last ${windowText} (all screens counted once), above the ${humanDuration(capMs)} cap.`
-          : `Account ${ev.accountId} watched ${humanDuration(check.viewed)} in the last ${windowText} (all screens counted once) against a usual ${humanDuration(score!.median * HOUR_MS)} on its ${hist.length} recent viewing days (robust z ${humanNumber(score!.z)}, threshold ${zThreshold}).`;
+          : `Account ${ev.accountId} watched ${humanDuration(check.viewed)} in the last ${windowText} (all screens counted once) against a usual peak of ${humanDuration(score!.median * HOUR_MS)} in any ${windowText} on its ${hist.length} recent viewing days${young} (robust z ${humanNumber(score!.z)}, threshold ${zThreshold}, high from ${highZThreshold}).`;
       const eventIds: string[] = [];
       const sessions = s.s ?? [];
       for (let i = FIRST_EVENT; i < sessions.length; i += SESSION) if (sessions[i] !== ev.eventId) eventIds.push(sessions[i] as string);
       eventIds.push(ev.eventId);
+      const severity = reason === 'baseline' ? graded(score?.z) : undefined;
       emit({
         detector: 'viewing_anomaly',
+        ...(severity !== undefined ? { severity } : {}),
         key: ev.accountId,
         summary,
         evidence: {
@@ -383,27 +478,37 @@ export const viewingAnomaly = defineDetector({
       });
     }
 
-    function check(s: State, ev: PlaybackEvent, emit: Emit): void {
-      if (s.a >= 0 && s.n - s.a < windowMs) return;
+    /** `viewedAtHi`: the window ending at the hour being counted, just measured by notePeak. */
+    function check(s: State, ev: PlaybackEvent, emit: Emit, viewedAtHi: number): void {
+      // After an alert, the rest of the window alerts again only to rise from medium to high:
+      // viewing climbs through zThreshold first, so the first alert is nearly always medium.
+      let riseOnly = false;
+      if (s.a >= 0 && s.n - Math.floor(s.a / 2) < windowMs) {
+        if (s.a % 2 === 1) return;
+        riseOnly = true;
+      }
       const nowHour = Math.floor(s.n / HOUR_MS);
       const startHour = nowHour - windowHours + 1;
-      const viewed = viewedSince(s, startHour);
+      const viewed = nowHour === s.hi ? viewedAtHi : viewedSince(s, startHour);
       let reason: 'absolute_cap' | 'baseline';
       if (viewed > capMs) reason = 'absolute_cap';
       else if (viewed >= minViewingMs && viewed >= baselineThreshold(s, startHour)) reason = 'baseline';
       else return;
       const hist = history(s, startHour);
-      const score = hist.length >= minHistoryDays ? robustScore(hist, viewed / HOUR_MS, minScaleHours) : undefined;
+      const r = score(hist, viewed / HOUR_MS);
       // The cached threshold and the score agree except within rounding of the boundary.
-      if (reason === 'baseline' && (score === undefined || score.z < zThreshold)) return;
-      s.a = s.n;
-      report(s, ev, { viewed, startHour }, reason, hist, score, emit);
+      if (reason === 'baseline' && (r === undefined || r.z < zThreshold)) return;
+      const high = reason === 'absolute_cap' || graded(r?.z) === undefined;
+      if (riseOnly && !high) return;
+      s.a = 2 * s.n + (high ? 1 : 0);
+      report(s, ev, { viewed, startHour }, reason, hist, r, emit);
     }
 
     return {
       id: 'viewing_anomaly',
       keyKind: 'account',
-      stateVersion: 2,
+      // 3: the day series holds each day's peak window, not its total.
+      stateVersion: 3,
       retentionMs: windowMs + (baselineDays + 1) * DAY_MS,
       keyOf: (ev: FraudEvent) => (ev.type === 'playback' ? ev.accountId : undefined),
       onEvent(ev, state, _ctx, emit) {
@@ -455,7 +560,9 @@ export const viewingAnomaly = defineDetector({
           // counted back then is forgotten, and counting it again could count time twice.
           open(s, ev);
         }
-        if (credited) check(s, ev, emit);
+        if (credited) {
+          check(s, ev, emit, notePeak(s));
+        }
         if (s.s === null && s.c === null && s.hm === 0 && s.hs === '' && s.dm === 0 && s.ds === '') return undefined;
         return s;
       },

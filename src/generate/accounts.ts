@@ -17,7 +17,13 @@ export type ViewProfile =
   /** 7–8 hours every single day (or `minutes` [lo, hi] a day). */
   | { kind: 'heavy'; hour: number; minutes?: readonly [number, number] }
   /** Three screens at once in the evening. */
-  | { kind: 'family'; pDay: number; hour: number };
+  | { kind: 'family'; pDay: number; hour: number }
+  /**
+   * Long evenings every day whose start wanders by up to `spread` hours either side of `hour`
+   *: a trailing 24 hours then often holds most of two evenings. Friday and Saturday
+   * evenings last `weekend` times as long (1: no different).
+   */
+  | { kind: 'evening'; hour: number; spread: number; minutes: readonly [number, number]; weekend: number };
 
 /** A stretch of time the account spends somewhere other than home (a trip). */
 export interface Stay {

@@ -120,6 +120,20 @@ function backgroundViewing(ctx: BackgroundContext, acc: Account, day: number, rn
       }
       return;
     }
+    case 'evening': {
+      // One long session, sometimes split in two by a break; the start wanders day to day.
+      const s = at(v.hour + rng.real(-v.spread, v.spread));
+      const dow = localDayOfWeek(acc, s);
+      const total = rng.int(v.minutes[0], v.minutes[1]) * MINUTE * (dow === 5 || dow === 6 ? v.weekend : 1);
+      const split = total > 3 * HOUR && rng.chance(0.5) ? rng.real(0.35, 0.65) : 1;
+      const first = total * split;
+      if (sessionFits(ctx, acc, s, s + first)) playSession(ctx, acc, rng, acc.devices[0]!, s, s + first, sid(1));
+      if (split < 1) {
+        const s2 = s + first + rng.int(10, 30) * MINUTE;
+        if (sessionFits(ctx, acc, s2, s2 + total - first)) playSession(ctx, acc, rng, acc.devices[0]!, s2, s2 + total - first, sid(2));
+      }
+      return;
+    }
     case 'family': {
       // Trap behaviour must show up even when the demo turns viewing down, so floor the odds.
       if (!rng.chance(Math.max(v.pDay * ctx.viewScale, 0.12))) return;

@@ -55,8 +55,17 @@ export const INCIDENT_CLASSES = {
   /** A light viewer watching about 9 h a day for 3–4 days running (the baseline, under the cap). */
   viewing_habit_jump: 'viewing_anomaly',
   account_takeover: 'account_takeover',
-  /** Same country, new device, user agent family and /24, at an hour the owner never logs in (issue 16). */
+  /** Same country, new device, user agent family and /24, at an hour the owner never logs in. */
   quiet_takeover: 'login_risk',
+  // Detection fidelity: young accounts, and brute force against the owner's own logins.
+  /** A young account (3–6 days of about 1 h a day) jumping to 9–10 h a day for three days. */
+  viewing_young_jump: 'viewing_anomaly',
+  /** A young account (1–2 days old, a few logins) making 20–40 attempts in an hour. */
+  login_rate_young_spike: 'login_rate_anomaly',
+  /** 12–20 failures in 5 minutes from one address, split by the owner's own successes from another, half ending in the attacker's success. */
+  brute_force_interleaved: 'brute_force',
+  /** Guessing from 40–80 addresses (many networks, countries and user agents), one or two failures each, within minutes. */
+  spread_guessing: 'brute_force',
 } as const satisfies Record<string, DetectorId>;
 export type IncidentClass = keyof typeof INCIDENT_CLASSES;
 

@@ -7,7 +7,7 @@ import { DAY, type Device, type Emitter, HOUR, type LatLon, MINUTE, distanceKm, 
 import { Rng } from './random.js';
 
 /*
- * What login_risk is about (issue 16): quiet takeovers, which stay in the owner's country and
+ * What login_risk is about: quiet takeovers, which stay in the owner's country and
  * under every rate, and the owners' own changes that look like them: a new phone, a move, a
  * trip. All labelled. The planner calls in here with the few of its tools these need.
  */

@@ -730,6 +730,173 @@ class Planner {
     this.trap('campus_network', { ip: network.cidr }, first, last, ['credential_stuffing'],
       `campus network ${network.cidr} in ${city.city} (${city.country}): on Tuesday and Thursday afternoons ${minSize}+ of ${members.length} accounts log in within 10 min from ${hosts.length} addresses, up to ${maxTypos} of them mistyping first, each typo from a different address (${bursts} afternoons)`);
   }
+
+  // ------------------------------------------- detection fidelity: incidents and traps
+
+  /**
+   * A young account: `lightDays` days of about an hour a day from the day it joins (fewer than
+   * the seven viewing days a baseline of its own needs), then 9–10 h a day for three days.
+   * `acc.activeFrom` and its light evenings are set up by the caller.
+   */
+  viewingYoungJump(acc: Account, rng: Rng, firstDay: number, lightDays: number): void {
+    const dev = acc.devices[0]!;
+    const ip = acc.homeIps[0]!;
+    const day = firstDay + lightDays;
+    const hour = rng.real(10, 11);
+    let first = Infinity;
+    let last = 0;
+    let total = 0;
+    for (let d = 0; d < 3; d++) {
+      const target = rng.int(540, 600) * MINUTE;
+      let t = this.at(acc, day + d, hour + rng.real(-0.1, 0.1));
+      first = Math.min(first, t);
+      let watched = 0;
+      let k = 1;
+      while (watched < target) {
+        const len = Math.min(target - watched, rng.int(150, 200) * MINUTE);
+        this.session(rng, acc, dev, ip, t, t + len, `${acc.id.replace('acct-', 'ses-')}-y${day + d}-${k++}`);
+        watched += len;
+        last = t + len;
+        t += len + rng.int(8, 15) * MINUTE;
+      }
+      total += watched;
+    }
+    this.incident('viewing_young_jump', { accountId: acc.id }, first, last + 3 * HOUR,
+      `young account (joined ${iso(acc.activeFrom)}, ${lightDays} days of 45–75 min) watches ${(total / HOUR / 3).toFixed(1)} h a day on days ${day}–${day + 2} from local ${hour.toFixed(1)}h on ${dev.id} at home (${acc.home.city})`);
+  }
+
+  /** A young account (joined a day or two before) making 20–40 attempts within an hour from home. */
+  loginRateYoung(acc: Account, rng: Rng, day: number): void {
+    const n = rng.int(20, 40);
+    const dev = acc.devices[0]!;
+    const ip = acc.homeIps[0]!;
+    const t0 = this.at(acc, day, rng.real(10, 20));
+    const step = (55 * MINUTE) / n;
+    let last = t0;
+    for (let i = 0; i < n; i++) {
+      last = t0 + i * step + rng.int(0, Math.floor(step * 0.5));
+      // A few failures, never two in a row: a script replaying a token, not a guesser.
+      this.em.login(last, acc.id, ip, dev, i % 9 !== 4);
+    }
+    this.blackout(acc, t0 - 2 * HOUR, t0 + 3 * HOUR);
+    this.incident('login_rate_young_spike', { accountId: acc.id }, t0, last,
+      `young account (joined ${iso(acc.activeFrom)}, ${((t0 - acc.activeFrom) / HOUR).toFixed(0)} h before) makes ${n} login attempts in ${Math.round((last - t0) / MINUTE)} min from home ${ip} on ${dev.id}`);
+  }
+
+  /**
+   * An attacker's burst from one address and device, interrupted by the owner's own successful
+   * logins from the owner's usual address: 12–20 failures in about five minutes, in stretches of
+   * at most 9 between the owner's logins (so a detector that lets any success reset the burst
+   * never counts 10). `succeed`: the attacker's own success follows its last failure.
+   */
+  bruteForceInterleaved(acc: Account, rng: Rng, day: number, succeed: boolean): void {
+    const coarse = coarseFor(acc.home.country);
+    // As for the plain burst: a country-level address, or one in the home city, so the attacker's
+    // success is no position fix far from the owner's (no travel alert on top).
+    const ip = coarse ? this.book.v4(rng, coarse) : this.book.v4(rng, acc.home);
+    const dev = this.foreignDevice(rng, 'bot');
+    const own = acc.commute?.ip ?? acc.homeIps[0]!;
+    const ownDev = acc.devices[1] ?? acc.devices[0]!;
+    const n = rng.int(12, 18);
+    // Stretch lengths: 2 or 3 stretches of at most 9 failures, split by owner successes.
+    const cuts = n > 16 ? [Math.floor(n / 3), Math.floor((2 * n) / 3)] : [rng.int(n - 9, 9)];
+    const t0 = this.at(acc, day, rng.real(8, 22));
+    const step = (rng.int(240, 290) * SECOND) / (n + cuts.length);
+    let t = t0;
+    let owners = 0;
+    for (let i = 0; i < n; i++) {
+      if (i > 0) t += step * rng.real(0.7, 1.3);
+      if (cuts.includes(i)) {
+        this.em.login(t, acc.id, own, ownDev, true);
+        owners++;
+        t += step * rng.real(0.7, 1.3);
+      }
+      this.em.login(t, acc.id, ip, dev, false);
+    }
+    let end = t;
+    if (succeed) {
+      end = t + rng.int(20, 90) * SECOND;
+      this.em.login(end, acc.id, ip, dev, true);
+    }
+    this.blackout(acc, t0 - HOUR, end + HOUR);
+    this.incident('brute_force_interleaved', { accountId: acc.id }, t0, end,
+      `${n} failed logins in ${Math.round((t - t0) / SECOND)} s from ${ip} on ${dev.id}, split by ${owners} successful login(s) of the owner from ${own} on ${ownDev.id}, ${succeed ? `then a success from ${ip} (critical, naming ${ip})` : 'no success'}`,
+      ['login_rate_anomaly']);
+  }
+
+  /**
+   * Guessing spread over 40–80 addresses of many cities and countries, one or two failures each
+   * (well under any per-address threshold), 12–20 of them within ten minutes and the rest over
+   * the next few hours: only the account-wide count sees it.
+   */
+  spreadGuessing(acc: Account, rng: Rng, day: number): void {
+    const k = rng.int(40, 80);
+    const cities = rng.sample(CITIES.filter((c) => c.country !== acc.home.country), Math.min(k, 25));
+    const ips = Array.from({ length: k }, (_, i) => this.book.v4(rng, cities[i % cities.length]!));
+    const uas = Array.from({ length: 4 }, () => userAgent(rng, 'bot'));
+    const t0 = this.at(acc, day, rng.real(1, 8));
+    const burst = rng.int(12, 20);
+    let t = t0;
+    let n = 0;
+    ips.forEach((ip, i) => {
+      const tries = rng.chance(0.3) ? 2 : 1;
+      for (let j = 0; j < tries; j++) {
+        // The opening burst: every 20–35 s; then one every few minutes.
+        t += i < burst ? rng.int(20, 35) * SECOND : rng.int(2, 6) * MINUTE;
+        this.em.login(t, acc.id, ip, undefined, false, uas[i % uas.length]);
+        n++;
+      }
+    });
+    this.blackout(acc, t0 - HOUR, t + HOUR);
+    const countries = new Set(cities.slice(0, Math.min(k, cities.length)).map((c) => c.country));
+    this.incident('spread_guessing', { accountId: acc.id }, t0, t,
+      `${n} failed logins from ${k} addresses in ${countries.size} countries (${uas.length} user agents, no device id), one or two each, over ${((t - t0) / HOUR).toFixed(1)} h`,
+      ['login_rate_anomaly']);
+  }
+
+  /**
+   * The owner mistyping a (new) password at home and then getting in: failures on one device,
+   * the success on another device from the same address, or on the same device after moving
+   * from the mobile network to the home one; then the other device mistypes again and gets in.
+   * 10–12 failures within ten minutes, never 10 before a success from the same address or
+   * device: a detector keyed on the exact (address, device) pair would count them all.
+   */
+  ownerMistypes(acc: Account, rng: Rng, day: number, mobileIp: string): void {
+    const home = acc.homeIps[0]!;
+    const [a, b] = acc.devices.length >= 2 ? [acc.devices[0]!, acc.devices[1]!] : [acc.devices[0]!, acc.devices[0]!];
+    const sameDevice = a === b || rng.chance(0.5);
+    const t0 = this.at(acc, day, rng.real(8, 22));
+    let t = t0;
+    const fail = (ip: string, dev: Device, n: number) => {
+      for (let i = 0; i < n; i++) {
+        t += rng.int(15, 40) * SECOND;
+        this.em.login(t, acc.id, ip, dev, false);
+      }
+    };
+    const first = rng.int(5, 6);
+    const second = rng.int(5, 6);
+    let text: string;
+    if (sameDevice) {
+      // On the phone's mobile data first, then on the home network: same device, new address.
+      fail(mobileIp, a, first);
+      t += rng.int(30, 90) * SECOND;
+      this.em.login(t, acc.id, home, a, true);
+      fail(home, b, second);
+      text = `${first} failures on ${a.id} from ${mobileIp} (mobile), its success from home ${home}, then ${second} failures and a success on ${b.id} at home`;
+    } else {
+      fail(home, a, first);
+      t += rng.int(30, 90) * SECOND;
+      this.em.login(t, acc.id, home, b, true);
+      fail(home, a, second);
+      text = `${first} failures on ${a.id} at home ${home}, a success on ${b.id} from the same address, then ${second} more failures on ${a.id}`;
+    }
+    t += rng.int(10, 40) * SECOND;
+    this.em.login(t, acc.id, home, sameDevice ? b : a, true);
+    this.blackout(acc, t0 - HOUR, t + HOUR);
+    this.trap('owner_mistypes', { accountId: acc.id }, t0, t, ['brute_force'],
+      `the owner mistypes a new password ${first + second} times within ${Math.round((t - t0) / MINUTE)} min and gets in: ${text}`,
+      ['login_rate_anomaly']);
+  }
 }
 
 const SHORT_HOPS: readonly (readonly [PoolCity, PoolCity])[] = SHORT_HOP_PAIRS.map(([a, b]) => [cityById(a), cityById(b)]);
@@ -831,11 +998,26 @@ export function makePlan(o: PlanOptions): Plan {
     { cls: 'sharing_recurrent', count: days >= 14 ? per : 0, setup: (acc, r) => {
       sharingAccount(acc, r);
       later.push(() => { p.sharingRecurrent(acc, r); });
-    } },    // login_risk (issue 16): about 1 % of accounts, on ordinary login habits (one to three a day).
+    } },    // login_risk: about 1 % of accounts, on ordinary login habits (one to three a day).
     { cls: 'quiet_takeover', count: per === 0 ? 0 : Math.max(per, Math.round(o.accounts / 100)), setup: (acc, r) => {
       acc.loginsPerDay = [1, 3];
       later.push(() => quietTakeover(p, acc, r, r.int(lo, hi)));
     } },
+    // Detection fidelity: young accounts, and brute force around the owner's own logins.
+    { cls: 'viewing_young_jump', count: days >= 10 ? per : 0, setup: (acc, r) => {
+      acc.view = { kind: 'light', hour: r.real(19.5, 21) };
+      const lightDays = r.int(3, 6);
+      const firstDay = r.int(1, days - lightDays - 4);
+      acc.activeFrom = localTime(acc, o.start, firstDay, 6);
+      later.push(() => p.viewingYoungJump(acc, r, firstDay, lightDays));
+    } },
+    { cls: 'login_rate_young_spike', count: days >= 5 ? per : 0, setup: (acc, r) => {
+      const joined = r.int(1, days - 3);
+      acc.activeFrom = localTime(acc, o.start, joined, r.real(7, 9));
+      later.push(() => p.loginRateYoung(acc, r, joined + 1));
+    } },
+    { cls: 'brute_force_interleaved', count: per, setup: (acc, r, i) => later.push(() => p.bruteForceInterleaved(acc, r, r.int(lo, hi), i % 2 === 0)) },
+    { cls: 'spread_guessing', count: per, setup: (acc, r) => later.push(() => p.spreadGuessing(acc, r, r.int(lo, hi))) },
   ];
   const rounds = Math.max(0, ...incidentKinds.map((k) => k.count));
   for (let i = 0; i < rounds; i++) {
@@ -997,6 +1179,43 @@ export function makePlan(o: PlanOptions): Plan {
       const r = Rng.derive(o.seed, 'newcomer', i);
       acc.sensitiveUpdates = false;
       later.push(() => p.newAccount(acc, r, r.int(1, days - 4)));
+    }
+  }
+
+  // Detection fidelity: benign look-alikes of the new incident classes.
+  if (o.accounts >= 10) {
+    // Long evenings whose start wanders: a trailing 24 h often spans most of two of them.
+    const evenings = days >= 10 ? trapCount(o.accounts, 0.01) : 0;
+    for (let i = 0; i < evenings; i++) {
+      const acc = take('trap:heavy_evening');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'heavy-evening', i);
+      const v = { kind: 'evening' as const, hour: r.real(18, 20), spread: r.real(2, 3), minutes: [210, 330] as const, weekend: 1.6 };
+      acc.view = v;
+      later.push(() => p.trap('heavy_evening', { accountId: acc.id }, o.start, p.end, ['viewing_anomaly'],
+        `long evenings (${v.minutes[0] / 60}–${v.minutes[1] / 60} h, ${v.weekend}× on Friday and Saturday) starting at local ${v.hour.toFixed(1)}h ± ${v.spread.toFixed(1)} h on ${acc.devices[0]!.id} in ${acc.home.city}: some 24 h windows hold most of two evenings`));
+    }
+
+    // Young accounts that watch a lot, and unevenly, from the day they join.
+    const youngHeavy = days >= 10 ? trapCount(o.accounts, 0.01) : 0;
+    for (let i = 0; i < youngHeavy; i++) {
+      const acc = take('trap:young_heavy_viewer');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'young-heavy', i);
+      const v = { kind: 'evening' as const, hour: r.real(12, 15), spread: 1, minutes: [360, 570] as const, weekend: 1 };
+      acc.view = v;
+      acc.activeFrom = localTime(acc, o.start, days - r.int(4, 9), 6);
+      later.push(() => p.trap('young_heavy_viewer', { accountId: acc.id }, acc.activeFrom, p.end, ['viewing_anomaly'],
+        `young account from ${iso(acc.activeFrom)}: watches 6–9.5 h a day from local ${v.hour.toFixed(1)}h ± 1 h on ${acc.devices[0]!.id} in ${acc.home.city}, from its first day`));
+    }
+
+    const mistypers = days >= 5 ? trapCount(o.accounts, 0.01) : 0;
+    for (let i = 0; i < mistypers; i++) {
+      const acc = take('trap:owner_mistypes');
+      if (!acc) break;
+      const r = Rng.derive(o.seed, 'owner-mistypes', i);
+      if (acc.devices.length < 2) acc.devices = homeDevices(r, acc.id, 2);
+      later.push(() => p.ownerMistypes(acc, r, r.int(1, days - 2), p.book.v4(r, acc.home)));
     }
   }
 
