@@ -364,12 +364,24 @@ describe('viewing_anomaly', () => {
     it('stays quiet on a young evening viewer whose first long weekend spans two evenings (minScaleShare)', () => {
       // Four evenings of 4.5 h (18:00–22:30 UTC), then 21:00–03:00 and 15:00–21:00: a 24 h window of 12 h.
       const events = byTime([...habit('acc1', 0, [4.5, 4.5, 4.5, 4.5], 18), ...watch('acc1', atUtc(4, 21), 6 * HOUR), ...watch('acc1', atUtc(5, 15), 6 * HOUR)]);
-      // Own days [4.5 × 4]: MAD 0, spread floor max(1 h, 0.35 × 4.5 h) = 1.575 h; prior share 1/5:
-      // median 0.2 × 2 + 0.8 × 4.5 = 4 h, scale 0.2 × 3 + 0.8 × 1.575 = 1.86 h: threshold 13.3 h.
+      // Own days [4.5 × 4]: MAD 0, spread floor max(1 h, 0.5 × 4.5 h) = 2.25 h (young: youngScaleShare);
+      // prior share 1/5: median 0.2 × 2 + 0.8 × 4.5 = 4 h, scale 0.2 × 3 + 0.8 × 2.25 = 2.4 h: threshold 16 h.
       expect(run(events, { rules: R }).alerts).toHaveLength(0);
-      // Control: without the share floor the scale is 0.2 × 3 + 0.8 × 1 = 1.4 h, threshold 11 h: medium.
-      const control = run(events, { rules: rulesWith({ minScaleShare: 0 }) }).of('viewing_anomaly');
+      // Control: without the share floors the scale is 0.2 × 3 + 0.8 × 1 = 1.4 h, threshold 11 h: medium.
+      const control = run(events, { rules: rulesWith({ minScaleShare: 0, youngScaleShare: 0 }) }).of('viewing_anomaly');
       expect(control.map((a) => [a.ts.slice(0, 10), a.severity])).toEqual([['2026-03-07', 'medium']]);
+    });
+
+    it('stays quiet on five weekday evenings of about 3.3 h, then a weekend window of almost 12 h', () => {
+      // As a generated heavy-evening trap did: five own days [3.3 × 5], then two evenings of
+      // 6 h, 21:00–03:00 and 15:00–21:00 (a 24 h window of 12 h). Own: MAD 0, spread floor
+      // max(1 h, 0.5 × 3.3 h) = 1.65 h; prior share 1/6: median 1/6 × 2 + 5/6 × 3.3 = 3.08 h, scale
+      // 1/6 × 3 + 5/6 × 1.65 = 1.88 h: threshold 3.08 + 5 × 1.88 = 12.5 h, over the 12 h.
+      const events = byTime([...habit('acc1', 0, [3.3, 3.3, 3.3, 3.3, 3.3], 18), ...watch('acc1', atUtc(5, 21), 6 * HOUR), ...watch('acc1', atUtc(6, 15), 6 * HOUR)]);
+      expect(run(events, { rules: R }).alerts).toHaveLength(0);
+      // Control: with the established accounts' share for young ones too (0.35: floor 1.16 h,
+      // scale 1.46 h, threshold 10.4 h) the same weekend pages.
+      expect(run(events, { rules: rulesWith({ youngScaleShare: 0.35 }) }).of('viewing_anomaly').map((a) => a.severity)).toEqual(['medium']);
     });
 
     it('alerts on a jump from 1 h a day to 9 h after three days', () => {

@@ -124,6 +124,13 @@ const options = z.strictObject({
    */
   minScaleShare: z.number().min(0).max(5).default(0.35),
   /**
+   * The same floor while the account has fewer than minHistoryDays viewing days: five weekdays
+   * that happened to be alike say nothing of its first weekend, when two long evenings can share
+   * one 24 h window. A young account's jump from a light habit (1 h a day to 9 h) is still far
+   * above it: the floor scales with the habit. Default 0.5.
+   */
+  youngScaleShare: z.number().min(0).max(5).default(0.5),
+  /**
    * Sessions tracked at once per account (memory bound); past it the least recently active is
    * forgotten, and its next event opens it afresh. Default 8.
    */
@@ -404,7 +411,8 @@ export const viewingAnomaly = defineDetector({
     function score(hist: number[], viewedHours: number): Shrunk | undefined {
       if (hist.length < minHistoryDays && priorWeight === 0) return undefined;
       const raw = robustScore(hist, viewedHours, minScaleHours);
-      const own = withScaleFloor(raw, viewedHours, o.minScaleShare * raw.median);
+      const young = hist.length < minHistoryDays;
+      const own = withScaleFloor(raw, viewedHours, (young ? Math.max(o.minScaleShare, o.youngScaleShare) : o.minScaleShare) * raw.median);
       return shrinkToPrior(own, hist.length, viewedHours, hist.length >= minHistoryDays ? undefined : prior);
     }
 

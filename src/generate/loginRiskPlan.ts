@@ -215,7 +215,7 @@ export function planLoginRiskTraps(p: Planning, take: (role: string) => Account 
  * Incident classes whose attacker signs in from a new device, network or place: login_risk
  * rightly scores those logins high, so their labels say it may also fire.
  */
-const ATTACKER_LOGIN_CLASSES: ReadonlySet<string> = new Set(['impossible_travel_login', 'short_hop', 'geo_surge', 'brute_force_burst', 'unfamiliar_location', 'account_takeover']);
+const ATTACKER_LOGIN_CLASSES: ReadonlySet<string> = new Set(['impossible_travel_login', 'short_hop', 'geo_surge', 'brute_force_burst', 'brute_force_interleaved', 'unfamiliar_location', 'account_takeover']);
 
 export function markLoginRiskMayFire(incidents: readonly { class: IncidentClass; mayAlsoFire: string[] }[]): void {
   for (const inc of incidents) if (ATTACKER_LOGIN_CLASSES.has(inc.class) && !inc.mayAlsoFire.includes('login_risk')) inc.mayAlsoFire.push('login_risk');
