@@ -52,6 +52,17 @@ describe('metrics: labelled counters exist at 0 from the first scrape', () => {
     expect(s.every((x) => x.value === 0)).toBe(true);
   });
 
+  it('state evictions by key kind, caught up from the engine', async () => {
+    const stats = new Stats();
+    const m = new DaemonMetrics(stats);
+    const s = await seriesOf(m, 'fraudwatch_state_evictions_total');
+    expect(keys(s, ['kind'])).toEqual(['account', 'ip']);
+    expect(s.every((x) => x.value === 0)).toBe(true);
+    stats.evictions.account += 25;
+    const after = await seriesOf(m, 'fraudwatch_state_evictions_total');
+    expect(Object.fromEntries(after.map((x) => [x.labels.kind, x.value]))).toEqual({ account: 25, ip: 0 });
+  });
+
   it('invalid records by every reason of the decoder', async () => {
     const s = await seriesOf(new DaemonMetrics(new Stats()), 'fraudwatch_invalid_events_total');
     expect(keys(s, ['reason'])).toEqual([...INVALID_REASONS].sort());
@@ -330,6 +341,7 @@ describe('ops/prometheus/fraudwatch-alerts.yml', () => {
         'FraudwatchNotReady',
         'FraudwatchConsumerLagGrowing',
         'FraudwatchLateEvents',
+        'FraudwatchStateEvicting',
         'FraudwatchRulesReloadFailing',
         'FraudwatchDeadLetterRate',
         'FraudwatchNoEvents',

@@ -160,7 +160,11 @@ export abstract class KafkaService {
     });
     consumer.on(ev.CRASH, (e) => {
       this.joined = false;
-      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      // A retriable error (a group coordinator still loading on a fresh broker, a leader moving):
+      // kafkajs restarts the consumer and rejoins by itself, nothing is lost, so it is a warning.
+      // Anything else is an error, and the consumer is restarted here.
+      if (e.payload.restart) this.log.warn({ err: e.payload.error, restart: true }, 'consumer restarting after a retriable error; kafkajs rejoins the group');
+      else this.log.error({ err: e.payload.error, restart: false }, 'consumer crashed');
       if (this.authRefused(e.payload.error)) return;
       if (!e.payload.restart && !this.stopping) this.scheduleConsumerRestart();
     });
