@@ -2,7 +2,7 @@ import type { GenerateOptions } from './generator.js';
 
 /**
  * The demo log (fixtures/demo/): small enough to commit and to read (~13.7k events, ~2.9 MB),
- * yet every one of the ten detectors has an incident, every incident class but the one-day
+ * yet every one of the eleven detectors has an incident, every incident class but the one-day
  * viewing jump (its habit-jump cousin is there) has one, and every trap class appears. 23 days
  * give account sharing its three weeks and the viewing baselines their week of history and
  * more; 28 went over 3 MB once the detection-depth classes (issue 7) joined, and the detection-fidelity
