@@ -254,6 +254,9 @@ export class StateTask {
     this.rebuildUntil = committed;
     this.next = this.dedupeFrom;
     this.routed = Math.max(committed, record?.routed ?? 0);
+    // A keyed task has read its own partition as far as it is about to start: with nothing
+    // buffered and nothing new, its partition can count as caught up without a first batch.
+    if (this.o.keyed !== undefined) this.received.set(this.o.partition, this.next);
     return { start: this.dedupeFrom, summary: { keys, corrupt, droppedStates, hadTaskRecord: record !== undefined } };
   }
 
