@@ -101,6 +101,10 @@ class StreamsMetrics extends DaemonMetrics {
  * each batch is one transaction: its output records plus its consumed offsets (sendOffsets).
  * Stage-2 state is snapshotted per changed key into the compacted changelog in the same
  * transaction, and restored, before any processing, by whichever instance gets the partition next.
+ *
+ * With co-partitioned input (FRAUDWATCH_INPUT_KEYED=account) there is no stage 1 and no account
+ * repartition topic: each input partition is an account task (StateTask with `keyed`) that does
+ * stage 1's work for its own records and forwards only what IP detectors read.
  */
 export class StreamsRunner extends KafkaService {
   /** The transactional producers' client: see the constructor. */
