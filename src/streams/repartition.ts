@@ -46,6 +46,8 @@ export interface RepartitionRoute {
   readonly account: (ev: FraudEvent) => boolean;
   /** The key the event is re-keyed by for the IP tasks, or undefined when no IP-kind detector reads it. */
   readonly ipKey: (ev: FraudEvent) => string | undefined;
+  /** Some IP-kind detector is enabled (else ipKey never gives a key). */
+  readonly ip: boolean;
 }
 
 /**
@@ -67,6 +69,7 @@ export function repartitionRoute(rules: Rules): RepartitionRoute {
   const ip = rules.detectors.filter((r) => r.detector.keyKind === 'ip').map((r) => r.detector);
   const stuffing = rules.detectors.find((r) => r.id === 'credential_stuffing')?.detector;
   return {
+    ip: stuffing !== undefined || ip.length > 0,
     account: (ev) => {
       for (let i = 0; i < account.length; i++) if (account[i]!.keyOf(ev) !== undefined) return true;
       return false;

@@ -499,8 +499,11 @@ export class StateTask {
       records.push({ topic: clTopic, message: { key: stateKey(kind, key), value: snap === undefined ? null : encodeKeySnapshot(snap), partition: clPartition } });
     }
 
-    if (this.o.keyed !== undefined) {
+    if (this.o.keyed !== undefined && this.o.keyed.route().ip) {
       // After the forwarded logins: an IP task that reads these has every one from below `routed`.
+      // With no IP-kind detector on, the IP tasks score nothing: markers would only cost each of
+      // them a transaction per commit interval. A reload that enables one brings them back with
+      // the next commit (from then on the IP tasks see the logins read, as in the other mode).
       for (const m of progressMarkers(this.o.partition, this.routed, this.clock.maxTs, this.o.keyed.topology, ['ip'])) records.push(m);
     }
     // Commit only up to the earliest event still buffered: it has not been scored yet.
