@@ -13,6 +13,7 @@ import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import type { Alert } from '../../src/alerts/alert.js';
 import { loadRulesFile } from '../../src/config/rules.js';
 import { Pipeline } from '../../src/engine/pipeline.js';
+import { DETECTOR_IDS } from '../../src/detectors/registry.js';
 import { decodeEvent } from '../../src/events/decode.js';
 import { GeoipLiteLocator } from '../../src/geo/locator.js';
 import { generateToDir } from '../../src/generate/generator.js';
@@ -322,6 +323,28 @@ describe.skipIf(!brokers)('exactly-once processing (transactions, changelog, sca
       const port = await survivors[0]!.port;
       expect((await httpGet(port, '/metrics')).body).toMatch(/^fraudwatch_miskeyed_records_total 0$/m);
       expect((await Promise.all(survivors.map((d) => d.stop()))).every((c) => c === 0)).toBe(true);
+    }, 300_000);
+
+    it('brute_force alone (no IP-kind detector, so no markers to the IP tasks): the replay\'s alerts, every event released', async () => {
+      const rulesDir = mkdtempSync(join(tmpdir(), 'fw-eos-bf-'));
+      const bfRules = join(rulesDir, 'bf.yaml');
+      writeFileSync(bfRules, `detectors:\n${DETECTOR_IDS.map((d) => `  ${d}:\n    enabled: ${d === 'brute_force'}`).join('\n')}\n`);
+      // The whole log: brute_force alerts are rare (a handful per 100k events).
+      const small = lines;
+      const want: Alert[] = [];
+      const p = new Pipeline<undefined>({ rules: loadRulesFile(bfRules), locator, latenessMs: LATENESS_MS, onAlert: (al) => !al.shadow && want.push(al) });
+      for (const l of small) p.offer(decodeEvent(l), 0, undefined);
+      p.flush();
+      expect(want.length).toBeGreaterThan(3);
+      const { alerts, env } = await setup('eosbf', 3, true, small);
+      const d = start({ ...env, FRAUDWATCH_RULES: bfRules, FRAUDWATCH_INPUT_KEYED: 'account' });
+      const got = await readAlerts(alerts, want.length, [d], 120_000);
+      expect(got.map((a) => a.alertId).sort()).toEqual(want.map((a) => a.alertId).sort());
+      const port = await d.port;
+      const flushed = await eventually(() => httpGet(port, '/metrics'), (r) => /^fraudwatch_reorder_buffered_events 0$/m.test(r.body), 60_000, 500);
+      expect(flushed.body).toMatch(/^fraudwatch_reorder_buffered_events 0$/m);
+      expect(d.logs.filter((l) => l.includes('events arrived behind the watermark'))).toEqual([]);
+      expect(await d.stop()).toBe(0);
     }, 300_000);
 
     it('a record keyed otherwise (another key, or a partition its key does not hash to) is dead-lettered with FW_INPUT_MISKEYED and counted, never scored', async () => {
