@@ -39,7 +39,9 @@ export const name = (p) => `${p}-${Date.now().toString(36)}-${Math.random().toSt
  * (UNKNOWN_TOPIC_OR_PARTITION), which a fresh Kafka 4 broker sometimes answers.
  */
 export async function createTopics(admin, topics) {
-  await admin.createTopics({ topics });
+  // Leaders are awaited below: kafkajs's own wait gives up after a few metadata retries, which a
+  // broker busy with other jobs on the same cores (KRaft metadata still propagating) can exceed.
+  await admin.createTopics({ topics, waitForLeaders: false });
   for (const { topic, numPartitions } of topics) {
     await waitUntil(
       async () => {

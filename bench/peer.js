@@ -18,8 +18,9 @@
 // peer has no reorder buffer, and the default 30 s lateness would hold the last events for 30 s
 // of wall time. Alerts are read back read_committed and counted.
 //
-// BENCH_PEER_ROUNDS (3), BENCH_PEER_LONG_EVENTS (5000000; 0 skips the long row: a bigger log of
-// the same generator, at-least-once brute_force only against the peer's at_least_once).
+// BENCH_PEER_ROUNDS (3), BENCH_PEER_LONG_EVENTS (5000000; 0 skips the long rows: a bigger log of
+// the same generator, brute_force only, BENCH_PEER_LONG_KINDS (default peer_alo, fw_bf_alo,
+// peer_eos, fw_bf_eos_keyed)).
 import { execFileSync, spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -52,7 +53,13 @@ const KINDS = [
   { id: 'fw_bf_eos', label: 'fraudwatch exactly-once, brute_force only', processing: 'exactly_once', rules: 'bf' },
   { id: 'fw_all_alo', label: 'fraudwatch at-least-once, all detectors', processing: 'at_least_once', rules: 'all' },
   { id: 'fw_all_eos', label: 'fraudwatch exactly-once, all detectors', processing: 'exactly_once', rules: 'all' },
+  // Co-partitioned input (FRAUDWATCH_INPUT_KEYED=account): the topic is keyed by accountId with
+  // the Java partitioner, so the account tasks read it directly, as the peer's tasks do.
+  { id: 'fw_bf_eos_keyed', label: 'fraudwatch exactly-once co-partitioned, brute_force only', processing: 'exactly_once', keyed: true, rules: 'bf' },
+  { id: 'fw_all_eos_keyed', label: 'fraudwatch exactly-once co-partitioned, all detectors', processing: 'exactly_once', keyed: true, rules: 'all' },
 ];
+/** The long (5M-event) series: steady state of both modes, against the peer's. */
+const LONG_KINDS = (process.env.BENCH_PEER_LONG_KINDS ?? 'peer_alo,fw_bf_alo,peer_eos,fw_bf_eos_keyed').split(',');
 
 /** Java 17 and Maven present, and the peer built (once: again only when its sources are newer). */
 function buildPeer() {
@@ -143,7 +150,7 @@ export async function peerBench() {
     if (LONG_EVENTS > 0) {
       // ~528 lines per account over 30 days in this generator (507,276 for 960 accounts).
       const accounts = Math.round((LONG_EVENTS / 507_276) * 960);
-      long = await series(ctx, await peerLog(accounts), KINDS.filter((k) => k.id === 'peer_alo' || k.id === 'fw_bf_alo'), ROUNDS);
+      long = await series(ctx, await peerLog(accounts), KINDS.filter((k) => LONG_KINDS.includes(k.id)), ROUNDS);
     }
     return { broker: bootstrap, brokerPid: ctx.broker, rounds: ROUNDS, partitions: PARTITIONS, main, long };
   } finally {
@@ -235,11 +242,12 @@ async function oneRun(ctx, kind, input, inputEnds) {
     topics.push(dlq, `${alertsTopic}.shadow`);
     if (kind.processing === 'exactly_once') {
       const internal = internalTopicNames(group);
-      topics.push(internal.repartition.account, internal.repartition.ip, internal.changelog);
+      topics.push(...(kind.keyed ? [] : [internal.repartition.account]), internal.repartition.ip, internal.changelog);
     }
     const d = spawnDaemon({
       FRAUDWATCH_BROKERS: bootstrap,
       FRAUDWATCH_PROCESSING: kind.processing,
+      ...(kind.keyed ? { FRAUDWATCH_INPUT_KEYED: 'account' } : {}),
       FRAUDWATCH_GROUP_ID: group,
       FRAUDWATCH_INPUT_TOPIC: input,
       FRAUDWATCH_ALERTS_TOPIC: alertsTopic,
@@ -299,7 +307,9 @@ async function stopwatch(ctx, kind, group, proc, input, inputEnds, readerGroups)
   const broker0 = ctx.broker ? cpuSeconds(ctx.broker) : Number.NaN;
   const eos = kind.processing === 'exactly_once';
   const internal = internalTopicNames(group);
-  const repartition = [internal.repartition.account, internal.repartition.ip];
+  // Co-partitioned: no account repartition topic; the input's committed offsets are the account
+  // tasks' own, which wait for their reorder buffers, so "input committed" already means scored.
+  const repartition = kind.keyed ? [internal.repartition.ip] : [internal.repartition.account, internal.repartition.ip];
   const inputDone = (c) => [...inputEnds].every(([p, end]) => (c.get(`${input}:${p}`) ?? -1) >= end);
   let ends;
   let endsError;
@@ -335,10 +345,16 @@ export function peerRows(p, fmt) {
   rows.push(['peer: fw EOS brute_force / KS exactly_once_v2, time', `${fmt(ratio(m.fw_bf_eos.ms, m.peer_eos.ms), 2)}x`, '', '', 'target ≤ 1.0x']);
   rows.push(['peer: fw EOS all detectors / KS exactly_once_v2, time', `${fmt(ratio(m.fw_all_eos.ms, m.peer_eos.ms), 2)}x`, '', '', 'target ≤ 1.5x']);
   rows.push(['peer: fw EOS brute_force / KS exactly_once_v2, broker CPU', `${fmt(ratio(m.fw_bf_eos.brokerCpuSeconds, m.peer_eos.brokerCpuSeconds), 2)}x`, '', '', 'target ≤ 1.5x']);
+  if (!m.fw_bf_eos_keyed.skipped) {
+    rows.push(['peer: fw EOS co-partitioned brute_force / KS exactly_once_v2, time', `${fmt(ratio(m.fw_bf_eos_keyed.ms, m.peer_eos.ms), 2)}x`, '', '', 'target ≤ 1.0x']);
+    rows.push(['peer: fw EOS co-partitioned all detectors / KS exactly_once_v2, time', `${fmt(ratio(m.fw_all_eos_keyed.ms, m.peer_eos.ms), 2)}x`, '', '', 'target ≤ 1.5x']);
+    rows.push(['peer: fw EOS co-partitioned brute_force / KS exactly_once_v2, broker CPU', `${fmt(ratio(m.fw_bf_eos_keyed.brokerCpuSeconds, m.peer_eos.brokerCpuSeconds), 2)}x`, '', '', 'target ≤ 1.5x']);
+  }
   rows.push(['peer: fw ALO brute_force / KS at_least_once, time', `${fmt(ratio(m.fw_bf_alo.ms, m.peer_alo.ms), 2)}x`, '', '', '']);
   if (p.long) {
     const l = p.long.rows;
-    rows.push([`peer: ${fmt(p.long.events)} events, fw ALO brute_force / KS at_least_once, events/s`, `${fmt(ratio(l.fw_bf_alo.eventsPerSec, l.peer_alo.eventsPerSec), 2)}x`, '', '', 'target ≥ 1.0x']);
+    rows.push([`peer: ${fmt(p.long.events)} events, fw ALO brute_force / KS at_least_once, events/s`, `${fmt(ratio(l.fw_bf_alo?.eventsPerSec, l.peer_alo?.eventsPerSec), 2)}x`, '', '', 'target ≥ 1.0x']);
+    if (l.fw_bf_eos_keyed && l.peer_eos) rows.push([`peer: ${fmt(p.long.events)} events, fw EOS co-partitioned brute_force / KS exactly_once_v2, events/s`, `${fmt(ratio(l.fw_bf_eos_keyed.eventsPerSec, l.peer_eos.eventsPerSec), 2)}x`, '', '', '']);
   }
   const row = (prefix, r) => [
     `${prefix}${r.label}`,

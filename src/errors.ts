@@ -24,6 +24,7 @@ export const ERRORS = {
   FW_CLI_BAD_FLAG: { kind: 'cli', retriable: false, message: 'invalid command-line flag or environment variable' },
   FW_INPUT_READ: { kind: 'input', retriable: false, message: 'cannot read the event log' },
   FW_INPUT_INVALID: { kind: 'input', retriable: false, message: 'invalid event record' },
+  FW_INPUT_MISKEYED: { kind: 'input', retriable: false, message: 'a record of co-partitioned input is not keyed by its accountId' },
   FW_INPUT_LATE: { kind: 'input', retriable: false, message: 'events arrived behind the watermark' },
   FW_STATE_EVICTING: { kind: 'input', retriable: false, message: 'detector state reached its budget: keys are being evicted' },
   FW_LABELS_INVALID: { kind: 'input', retriable: false, message: 'invalid labels file' },

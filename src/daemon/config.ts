@@ -34,6 +34,12 @@ export interface DaemonConfig {
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized: boolean } | undefined;
   /** at_least_once: the default daemon (src/daemon); exactly_once: transactions, changelog-backed state, scale-out (src/streams). */
   readonly processing: 'at_least_once' | 'exactly_once';
+  /**
+   * exactly_once only: `account` declares the input keyed by accountId (co-partitioned), so the
+   * account state of an input partition is processed where its records land, with no account
+   * repartition topic (docs/exactly-once.md); `none` assumes nothing of the producers' keys.
+   */
+  readonly inputKeyed: 'none' | 'account';
   /** Consumer group session timeout: how long a dead instance keeps its partitions. */
   readonly sessionTimeoutMs: number;
   /** Heartbeat interval, a tenth of the session timeout (Kafka's advice is at most a third). */
@@ -72,6 +78,7 @@ export const SETTINGS = {
   tlsKeyFile: ['FRAUDWATCH_TLS_KEY_FILE', 'PEM client key (mutual TLS)', ''],
   tlsRejectUnauthorized: ['FRAUDWATCH_TLS_REJECT_UNAUTHORIZED', 'verify the brokers’ certificates', 'true'],
   processing: ['FRAUDWATCH_PROCESSING', 'at_least_once, or exactly_once (transactions, changelog-backed state, scale-out by consumer group)', 'at_least_once'],
+  inputKeyed: ['FRAUDWATCH_INPUT_KEYED', 'exactly_once only: account when producers key the input by accountId (no account repartition topic; a record keyed otherwise is dead-lettered)', 'none'],
   sessionTimeout: ['FRAUDWATCH_SESSION_TIMEOUT', 'consumer session timeout, the time before a dead instance\'s partitions move (6s..5m)', '30s'],
   geoDb: ['FRAUDWATCH_GEO_DB', "MaxMind City .mmdb to locate addresses with, instead of the rules' geo setting (watched for updates)", "the rules' geo (geoip-lite)"],
 } as const satisfies Record<string, readonly [string, string, string]>;
@@ -294,6 +301,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
       .enum(['at_least_once', 'exactly_once', 'at-least-once', 'exactly-once'])
       .transform((v) => v.replace(/-/g, '_') as 'at_least_once' | 'exactly_once')
       .default('at_least_once'),
+    inputKeyed: z.enum(['none', 'account']).default('none'),
     // The broker's group.min.session.timeout.ms is 6 s by default.
     sessionTimeout: durationText.pipe(z.number().min(6_000).max(300_000)).default(30_000),
     geoDb: z.string().optional(),
@@ -326,6 +334,10 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
   if (Boolean(c.tlsCertFile) !== Boolean(c.tlsKeyFile)) {
     throw new FraudwatchError('FW_CLI_BAD_FLAG', 'FRAUDWATCH_TLS_CERT_FILE and FRAUDWATCH_TLS_KEY_FILE (tlsCertFile and tlsKeyFile in a settings file) go together');
   }
+  if (c.inputKeyed !== 'none' && c.processing !== 'exactly_once') {
+    // The at-least-once daemon has no repartition topics to skip: the setting would mean nothing.
+    throw new FraudwatchError('FW_CLI_BAD_FLAG', `FRAUDWATCH_INPUT_KEYED=${c.inputKeyed} (inputKeyed) needs FRAUDWATCH_PROCESSING=exactly_once`);
+  }
   const useTls = c.tls || Boolean(c.tlsCaFile) || Boolean(c.tlsCertFile);
   return Object.freeze({
     brokers: Object.freeze(c.brokers),
@@ -354,6 +366,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
         })
       : undefined,
     processing: c.processing,
+    inputKeyed: c.inputKeyed,
     sessionTimeoutMs: c.sessionTimeout,
     heartbeatMs: Math.max(500, Math.floor(c.sessionTimeout / 10)),
     settingsFile: file?.path,

@@ -26,11 +26,12 @@ export const SOURCE_HEADERS = { partition: 'fw-src-partition', offset: 'fw-src-o
  * repartition topic's end offset (which an open transaction of a crashed instance holds back),
  * is what tells a task that an input partition has nothing more for it.
  */
-export function progressMarkers(partition: number, read: number, maxTs: number, topology: Topology): OutRecord[] {
+export function progressMarkers(partition: number, read: number, maxTs: number, topology: Topology, kinds: readonly ('account' | 'ip')[] = ['account', 'ip']): OutRecord[] {
   const headers: Record<string, string> = { [SOURCE_HEADERS.partition]: String(partition), [SOURCE_HEADERS.read]: String(read) };
   if (maxTs > Number.NEGATIVE_INFINITY) headers[SOURCE_HEADERS.progress] = String(maxTs);
   const out: OutRecord[] = [];
-  for (const topic of [topology.repartition.account, topology.repartition.ip]) {
+  for (const kind of kinds) {
+    const topic = topology.repartition[kind];
     for (let p = 0; p < topology.partitions; p++) out.push({ topic, message: { key: null, value: null, partition: p, headers } });
   }
   return out;
@@ -45,6 +46,8 @@ export interface RepartitionRoute {
   readonly account: (ev: FraudEvent) => boolean;
   /** The key the event is re-keyed by for the IP tasks, or undefined when no IP-kind detector reads it. */
   readonly ipKey: (ev: FraudEvent) => string | undefined;
+  /** Some IP-kind detector is enabled (else ipKey never gives a key). */
+  readonly ip: boolean;
 }
 
 /**
@@ -66,6 +69,7 @@ export function repartitionRoute(rules: Rules): RepartitionRoute {
   const ip = rules.detectors.filter((r) => r.detector.keyKind === 'ip').map((r) => r.detector);
   const stuffing = rules.detectors.find((r) => r.id === 'credential_stuffing')?.detector;
   return {
+    ip: stuffing !== undefined || ip.length > 0,
     account: (ev) => {
       for (let i = 0; i < account.length; i++) if (account[i]!.keyOf(ev) !== undefined) return true;
       return false;

@@ -1,4 +1,5 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
+import { Counter } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Rules } from '../config/rules.js';
 import { describeConfig, type DaemonConfig } from '../daemon/config.js';
@@ -43,6 +44,8 @@ interface Task {
   readonly partition: number;
   readonly producer: TxnProducer;
   readonly state: StateTask | undefined;
+  /** An account task reading an input partition directly (co-partitioned input). */
+  readonly keyed: boolean;
   ready: boolean;
   closed: boolean;
   /** Stage 1: next input offset to read (what is pending included); stage 2 keeps its own. */
@@ -64,12 +67,24 @@ interface Task {
 const SUMMED = ['alerts', 'alertsBySeverity', 'shadowAlerts', 'alertsByDetectorSeverity', 'suppressedCooldown', 'suppressedAllowlist', 'evictions'] as const;
 
 class StreamsMetrics extends DaemonMetrics {
+  /** Co-partitioned input: records dead-lettered because their key is not their accountId (or hashes elsewhere). */
+  miskeyedCount = 0;
+  private miskeyedSeen = 0;
+  private readonly miskeyed = new Counter({
+    name: 'fraudwatch_miskeyed_records_total',
+    help: 'FRAUDWATCH_INPUT_KEYED=account: records dead-lettered (FW_INPUT_MISKEYED) because their key is not their accountId or is not in the partition it hashes to',
+    registers: [this.registry],
+  });
   constructor(stats: Stats, private readonly refresh: () => void) {
     super(stats);
   }
   override sync(): void {
     this.refresh();
     super.sync();
+    if (this.miskeyedCount > this.miskeyedSeen) {
+      this.miskeyed.inc(this.miskeyedCount - this.miskeyedSeen);
+      this.miskeyedSeen = this.miskeyedCount;
+    }
   }
 }
 
@@ -86,6 +101,10 @@ class StreamsMetrics extends DaemonMetrics {
  * each batch is one transaction: its output records plus its consumed offsets (sendOffsets).
  * Stage-2 state is snapshotted per changed key into the compacted changelog in the same
  * transaction, and restored, before any processing, by whichever instance gets the partition next.
+ *
+ * With co-partitioned input (FRAUDWATCH_INPUT_KEYED=account) there is no stage 1 and no account
+ * repartition topic: each input partition is an account task (StateTask with `keyed`) that does
+ * stage 1's work for its own records and forwards only what IP detectors read.
  */
 export class StreamsRunner extends KafkaService {
   /** The transactional producers' client: see the constructor. */
@@ -179,12 +198,17 @@ export class StreamsRunner extends KafkaService {
       // firstOffset null: nothing at or past the fetch offset (compacted away), nothing to pass.
       if (e.payload.batchSize !== 0 || e.payload.firstOffset === null) return;
       const t = this.tasks.get(`${e.payload.topic}:${e.payload.partition}`);
-      if (t === undefined || t.stage !== 'repartition' || !t.ready || t.closed || t.seekTo !== undefined) return;
+      if (t === undefined || !(t.stage === 'repartition' || t.keyed) || !t.ready || t.closed || t.seekTo !== undefined) return;
       const end = Number(e.payload.lastOffset) + 1;
       void this.exclusive(t, async () => {
-        if (t.closed || end <= t.next) return;
+        if (t.closed) return;
         try {
-          await this.repartition(t, [], end);
+          if (t.stage === 'repartition') {
+            if (end > t.next) await this.repartition(t, [], end);
+          } else if (end > t.state!.next) {
+            t.state!.handle([], end);
+            if (this.commitDue(t, t.state!.pendingRecords())) await this.commitState(t);
+          }
         } catch (err) {
           void this.resetTask(t, err);
         }
@@ -193,7 +217,9 @@ export class StreamsRunner extends KafkaService {
     await this.withBackoff('subscribe', async () => {
       await consumer.connect();
       await consumer.subscribe({ topics: [this.topology.input], fromBeginning: this.config.fromBeginning });
-      await consumer.subscribe({ topics: [this.topology.repartition.account, this.topology.repartition.ip], fromBeginning: true });
+      // Co-partitioned input: the input partitions are the account tasks; only the IP topic is read back.
+      const repartitioned = this.topology.keyedInput ? [this.topology.repartition.ip] : [this.topology.repartition.account, this.topology.repartition.ip];
+      await consumer.subscribe({ topics: repartitioned, fromBeginning: true });
     });
     await consumer.run({
       autoCommit: false,
@@ -251,8 +277,9 @@ export class StreamsRunner extends KafkaService {
     const sep = id.lastIndexOf(':');
     const topic = id.slice(0, sep);
     const partition = Number(id.slice(sep + 1));
-    const stage: Stage = topic === this.topology.input ? 'repartition' : 'state';
-    const kind: KeyKind | undefined = stage === 'repartition' ? undefined : topic === this.topology.repartition.account ? 'account' : 'ip';
+    const keyed = topic === this.topology.input && this.topology.keyedInput;
+    const stage: Stage = topic === this.topology.input && !keyed ? 'repartition' : 'state';
+    const kind: KeyKind | undefined = stage === 'repartition' ? undefined : keyed || topic === this.topology.repartition.account ? 'account' : 'ip';
     const state =
       kind === undefined
         ? undefined
@@ -273,6 +300,9 @@ export class StreamsRunner extends KafkaService {
             latenessMs: this.config.latenessMs,
             idleMs: this.config.idleMs,
             log: this.log,
+            keyed: keyed
+              ? { topology: this.topology, route: () => this.route, stats: this.stage1Stats, onMiskeyed: () => this.metrics.miskeyedCount++ }
+              : undefined,
           });
     const task: Task = {
       id,
@@ -281,6 +311,7 @@ export class StreamsRunner extends KafkaService {
       partition,
       producer: new TxnProducer(this.txnKafka, transactionalId(this.config.groupId, topic, partition), this.config.groupId, this.log),
       state,
+      keyed,
       ready: false,
       closed: false,
       next: 0,
@@ -313,14 +344,17 @@ export class StreamsRunner extends KafkaService {
         stateTasks.map((t) => changelogPartition(this.topology, t.state!.kind, t.partition)),
         this.log,
       );
-      const inputEnds = tasks.some((t) => t.stage === 'repartition' && !committed.has(t.id)) ? await this.admin.fetchTopicOffsets(this.topology.input) : [];
+      const inputEnds = tasks.some((t) => (t.stage === 'repartition' || t.keyed) && !committed.has(t.id)) ? await this.admin.fetchTopicOffsets(this.topology.input) : [];
       let restoredKeys = 0;
       for (const t of tasks) {
         if (t.closed) continue;
         const c = committed.get(t.id);
         let start: number;
         if (t.state !== undefined) {
-          const { start: s, summary } = t.state.restore(logs.get(changelogPartition(this.topology, t.state.kind, t.partition))!, c);
+          // A keyed task with nothing committed starts where a new group starts on the input.
+          const end = t.keyed ? inputEnds.find((o) => o.partition === t.partition) : undefined;
+          const freshStart = end === undefined ? 0 : this.config.fromBeginning ? Number(end.low) : Number(end.high);
+          const { start: s, summary } = t.state.restore(logs.get(changelogPartition(this.topology, t.state.kind, t.partition))!, c, freshStart);
           start = s;
           t.committed = t.state.committed;
           restoredKeys += summary.keys;
@@ -366,7 +400,7 @@ export class StreamsRunner extends KafkaService {
 
   /** The group's committed offset per task id (absent: none committed). */
   private async fetchCommitted(): Promise<Map<string, number>> {
-    const topics = [this.topology.input, this.topology.repartition.account, this.topology.repartition.ip];
+    const topics = this.topology.keyedInput ? [this.topology.input, this.topology.repartition.ip] : [this.topology.input, this.topology.repartition.account, this.topology.repartition.ip];
     const res = await this.admin.fetchOffsets({ groupId: this.config.groupId, topics });
     const out = new Map<string, number>();
     for (const t of res) for (const p of t.partitions) if (Number(p.offset) >= 0) out.set(`${t.topic}:${p.partition}`, Number(p.offset));
@@ -443,7 +477,7 @@ export class StreamsRunner extends KafkaService {
       try {
         if (t.stage === 'repartition') await this.repartition(t, batch.messages, Number(batch.lastOffset()) + 1);
         else {
-          t.state!.handle(batch.messages);
+          t.state!.handle(batch.messages, t.keyed ? Number(batch.lastOffset()) + 1 : undefined);
           if (this.commitDue(t, t.state!.pendingRecords())) await this.commitState(t);
         }
       } catch (err) {
@@ -582,7 +616,8 @@ export class StreamsRunner extends KafkaService {
    */
   private async purge(tasks: Task[]): Promise<void> {
     for (const t of tasks) {
-      if (t.closed || !t.ready) continue;
+      // A keyed task's partition is the input itself: never ours to delete.
+      if (t.closed || !t.ready || t.keyed) continue;
       const before = t.state!.purgeableBefore;
       if (before <= (this.purged.get(t.id) ?? 0)) continue;
       try {
@@ -610,6 +645,13 @@ export class StreamsRunner extends KafkaService {
       const drained = new Map<number, number>();
       const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
       for (const e of inputEnds) {
+        // Co-partitioned input: stage 1's work is done by the account tasks, whose committed
+        // offsets wait for their reorder buffers; what a task needs is to have read (its own
+        // partition) or received the markers of (the IP tasks) everything up to the end.
+        if (this.topology.keyedInput) {
+          drained.set(e.partition, Number(e.high));
+          continue;
+        }
         const at = done.get(e.partition) ?? -1;
         if (at >= Number(e.high)) drained.set(e.partition, at);
       }

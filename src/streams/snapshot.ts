@@ -104,6 +104,12 @@ export interface TaskRecord {
   readonly dedupeFrom: number;
   readonly position: PipelinePosition;
   readonly read?: readonly (readonly [number, number])[];
+  /**
+   * A co-partitioned account task (FRAUDWATCH_INPUT_KEYED=account) only: the input offset below
+   * which its stage-1 output (dead letters, logins forwarded to the IP tasks, progress markers)
+   * is committed. Records re-read below it after a restore are scored, never forwarded again.
+   */
+  readonly routed?: number;
 }
 
 export function encodeTaskRecord(r: TaskRecord): Buffer {
@@ -115,6 +121,7 @@ export function encodeTaskRecord(r: TaskRecord): Buffer {
       processed: r.processed,
       dedupeFrom: r.dedupeFrom,
       read: r.read ?? [],
+      ...(r.routed === undefined ? {} : { routed: r.routed }),
       position: {
         lastTs: num(p.lastTs),
         lastId: p.lastId,
@@ -156,6 +163,7 @@ export function decodeTaskRecord(bytes: Buffer | string): TaskRecord {
   });
   return {
     read: readPairs,
+    ...(v.routed === undefined ? {} : { routed: int(v.routed, 'routed') }),
     committed: int(v.committed, 'committed'),
     processed: processed as number[],
     dedupeFrom: int(v.dedupeFrom, 'dedupeFrom'),

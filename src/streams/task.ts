@@ -9,7 +9,12 @@ import type { FraudEvent } from '../events/types.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { processingErrorDeadLetter, ProcessingErrorLog } from '../kafka/deadLetter.js';
 import type { PartitionLog } from './changelog.js';
-import { SOURCE_HEADERS } from './repartition.js';
+import { createRequire } from 'node:module';
+import type { Stats } from '../engine/stats.js';
+import type { ErrorCode } from '../errors.js';
+import { deadLetterMessage, DLQ_HEADERS } from '../kafka/deadLetter.js';
+import { MAX_EVENT_BYTES, progressMarkers, SOURCE_HEADERS, type RepartitionRoute } from './repartition.js';
+import type { Topology } from './topics.js';
 import { decodeKeySnapshot, decodeTaskRecord, encodeKeySnapshot, encodeTaskRecord, parseStateKey, RangeCursor, stateKey, TASK_KEY, toRanges, type TaskRecord } from './snapshot.js';
 import { SourceGroup } from './sourceGroup.js';
 import type { OffsetToCommit, OutRecord } from './transactions.js';
@@ -49,6 +54,36 @@ export interface StateTaskOptions {
   /** The wall-clock grace applied to lag evidence (`--idle-timeout`). */
   readonly idleMs: number;
   readonly log: Logger;
+  /** Set for an account task that reads an input partition directly (FRAUDWATCH_INPUT_KEYED=account). */
+  readonly keyed?: KeyedInput;
+}
+
+/**
+ * What a co-partitioned account task needs to do stage 1's work for its own input partition:
+ * dead-letter invalid and mis-keyed records, forward the logins IP detectors read to the IP
+ * tasks with progress markers, and count what it read.
+ */
+export interface KeyedInput {
+  readonly topology: Topology;
+  /** The route of the rules in effect (it changes on a hot reload). */
+  readonly route: () => RepartitionRoute;
+  /** Stage 1's counters (read, valid, invalid, by type), shared by the runner's tasks. */
+  readonly stats: Stats;
+  /** A record dead-lettered because its key is not its accountId or it is in another partition than the key's. */
+  readonly onMiskeyed: () => void;
+}
+
+/** The dead-letter reason (and error code) of a record of co-partitioned input keyed otherwise. */
+export const MISKEYED_REASON = 'not_keyed_by_account';
+export const MISKEYED_CODE: ErrorCode = 'FW_INPUT_MISKEYED';
+
+const require = createRequire(import.meta.url);
+/** kafkajs's DefaultPartitioner hash: murmur2 as in the Java client, so Java producers place keys alike. */
+const murmur2 = require('kafkajs/src/producer/partitioners/default/murmur2') as (key: Buffer | string) => number;
+
+/** The partition the Java-compatible default partitioner (Java clients, kafkajs DefaultPartitioner) gives a key. */
+export function keyPartition(key: Buffer | string, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions;
 }
 
 /**
@@ -108,6 +143,12 @@ export class StateTask {
   /** Per input partition: every event stage 1 forwarded from below this input offset has been read. */
   private readonly received = new Map<number, number>();
   private positionDirty = true;
+  /** Keyed input: the input offset below which stage-1 output (dead letters, IP forwards) is committed or pending. */
+  private routed = 0;
+  /** Keyed input: newest event time read from the partition (progress markers to the IP tasks, and the watermark). */
+  private readonly clock = { maxTs: Number.NEGATIVE_INFINITY };
+  /** The input partitions that hold back this task's event time. */
+  private readonly sources: readonly number[];
   private lateReported = 0;
   private readonly processingErrors: ProcessingErrorLog;
   errors = 0;
@@ -131,9 +172,12 @@ export class StateTask {
     // The watermark waits for every input partition: an account's events may come from any of
     // them (upstream keys are arbitrary), and stage-1 tasks progress at their own pace. A new or
     // restored task knows nothing of them yet, exactly like one started fresh.
+    // Co-partitioned input: every event of an account is in this task's own input partition, so
+    // that partition alone holds back its event time, as in a Kafka Streams task.
     this.progress = new SourceGroup(o.idleMs);
+    this.sources = o.keyed !== undefined ? [o.partition] : Array.from({ length: o.inputPartitions }, (_, p) => p);
     const now = Date.now();
-    for (let p = 0; p < o.inputPartitions; p++) {
+    for (const p of this.sources) {
       this.pipeline.addSource(p);
       this.progress.add(p, now);
     }
@@ -147,7 +191,7 @@ export class StateTask {
    * Loads the task's changelog partition (latest value per key) and its committed offset.
    * Returns the offset to start reading from: the dedupe rebuild point, at or before `committed`.
    */
-  restore(log: PartitionLog, groupCommitted: number | undefined): { start: number; summary: RestoreSummary } {
+  restore(log: PartitionLog, groupCommitted: number | undefined, freshStart = 0): { start: number; summary: RestoreSummary } {
     const engine = this.pipeline.core;
     let keys = 0;
     let corrupt = 0;
@@ -182,7 +226,8 @@ export class StateTask {
     // Restored state is what the changelog already holds: nothing to write back.
     engine.takeChanges();
 
-    let committed = groupCommitted ?? 0;
+    // freshStart: where a task with nothing committed begins (a keyed task: the input's low or high offset).
+    let committed = groupCommitted ?? freshStart;
     if (record !== undefined && groupCommitted !== undefined && record.committed !== groupCommitted) {
       // Both are written in one transaction, so they agree unless the group's offsets expired
       // or were reset by hand; the record's processed list only makes sense at its own offset.
@@ -192,7 +237,8 @@ export class StateTask {
     if (record !== undefined) {
       committed = record.committed;
       this.pipeline.restorePosition(record.position);
-      for (const [origin, offset] of record.read ?? []) this.received.set(origin, offset);
+      // A keyed task's own partition counts as received only as far as it reads it again.
+      if (this.o.keyed === undefined) for (const [origin, offset] of record.read ?? []) this.received.set(origin, offset);
       this.skip = new RangeCursor(record.processed);
       for (let i = 0; i < record.processed.length; i += 2) for (let o = record.processed[i]!; o < record.processed[i + 1]!; o++) this.releasedAbove.push(o);
       this.dedupeFrom = Math.min(record.dedupeFrom, committed);
@@ -207,11 +253,22 @@ export class StateTask {
     this.committed = committed;
     this.rebuildUntil = committed;
     this.next = this.dedupeFrom;
+    this.routed = Math.max(committed, record?.routed ?? 0);
+    // A keyed task has read its own partition as far as it is about to start: with nothing
+    // buffered and nothing new, its partition can count as caught up without a first batch.
+    if (this.o.keyed !== undefined) this.received.set(this.o.partition, this.next);
     return { start: this.dedupeFrom, summary: { keys, corrupt, droppedStates, hadTaskRecord: record !== undefined } };
   }
 
-  /** Feeds a fetched batch into the pipeline (the caller commits afterwards). */
-  handle(messages: readonly KafkaMessage[]): void {
+  /**
+   * Feeds a fetched batch into the pipeline (the caller commits afterwards). `end`: keyed input
+   * only, the offset past the batch's transaction markers and aborted records (see the runner).
+   */
+  handle(messages: readonly KafkaMessage[], end?: number): void {
+    if (this.o.keyed !== undefined) {
+      this.handleInput(messages, end, this.o.keyed);
+      return;
+    }
     const now = Date.now();
     const receivedAt = performance.now();
     for (const m of messages) {
@@ -263,6 +320,92 @@ export class StateTask {
   }
 
   /**
+   * Keyed input: the records of the task's own input partition. Stage 1's work is done here for
+   * the records at or above `routed` (below it, it is committed already): invalid records and
+   * records keyed otherwise are dead-lettered, and the logins IP detectors read are forwarded.
+   * Valid records keyed by their accountId, in the partition that key hashes to, are scored
+   * like events read back from the account repartition topic.
+   */
+  private handleInput(messages: readonly KafkaMessage[], end: number | undefined, k: KeyedInput): void {
+    const now = Date.now();
+    const receivedAt = performance.now();
+    const route = k.route();
+    const { topology, stats } = k;
+    const p = this.o.partition;
+    const dlq = this.o.dlqTopic ?? `${this.o.inputTopic}.dlq`;
+    for (const m of messages) {
+      const offset = Number(m.offset);
+      if (offset < this.next) continue;
+      this.next = offset + 1;
+      const route1 = offset >= this.routed;
+      if (route1) stats.read++;
+      const source = { topic: this.o.inputTopic, partition: p, offset: m.offset };
+      if (m.value !== null && m.value.length > MAX_EVENT_BYTES) {
+        if (route1) {
+          stats.countInvalid('bad_value');
+          this.outbox.push({ topic: dlq, message: deadLetterMessage({ ...m, value: m.value.subarray(0, MAX_EVENT_BYTES) }, source, 'bad_value', `record of ${m.value.length} bytes is larger than ${MAX_EVENT_BYTES}; value truncated`) });
+        }
+        continue;
+      }
+      const raw = m.value === null ? '' : m.value.toString('utf8');
+      const result = decodeEvent(raw);
+      if (!result.ok) {
+        if (route1) {
+          stats.countInvalid(result.reason);
+          this.outbox.push({ topic: dlq, message: deadLetterMessage(m, source, result.reason, result.message) });
+        }
+        continue;
+      }
+      const ev = result.event;
+      if (m.key === null || m.key.toString('utf8') !== ev.accountId || keyPartition(m.key, topology.inputPartitions) !== p) {
+        // Scoring it here would give its account two homes (this task and the one its key or
+        // accountId hashes to): never silently. Dead-lettered whole, so no detector of either
+        // kind sees it, in live runs as after a restore.
+        if (route1) {
+          k.onMiskeyed();
+          const why = m.key === null ? 'no key' : m.key.toString('utf8') !== ev.accountId ? 'key is not the accountId' : `key hashes to partition ${keyPartition(m.key, topology.inputPartitions)}`;
+          const letter = deadLetterMessage(m, source, MISKEYED_REASON, `FRAUDWATCH_INPUT_KEYED=account: ${why}`);
+          letter.headers = { ...letter.headers, [DLQ_HEADERS.code]: MISKEYED_CODE };
+          this.outbox.push({ topic: dlq, message: letter });
+        }
+        continue;
+      }
+      if (ev.ts > this.clock.maxTs) this.clock.maxTs = ev.ts;
+      if (route1) {
+        stats.valid++;
+        stats.byType[ev.type]!++;
+        const ipKey = route.ipKey(ev);
+        if (ipKey !== undefined) {
+          this.outbox.push({ topic: topology.repartition.ip, message: { key: ipKey, value: m.value, headers: { [SOURCE_HEADERS.partition]: String(p), [SOURCE_HEADERS.offset]: m.offset } } });
+        }
+      }
+      // As with the repartition topic, account tasks see only what some account detector reads.
+      if (!route.account(ev)) continue;
+      if (offset < this.rebuildUntil) {
+        this.pipeline.remember(ev.eventId, ev.ts);
+        continue;
+      }
+      if (this.skip !== undefined) {
+        if (this.skip.has(offset)) {
+          this.pipeline.remember(ev.eventId, ev.ts);
+          continue;
+        }
+        if (offset >= this.skip.end) this.skip = undefined;
+      }
+      this.guard(() => this.pipeline.push(ev, p, { offset, origin: p, originOffset: m.offset, receivedAt, raw }), offset);
+    }
+    if (end !== undefined && end > this.next) this.next = end;
+    if (this.next > this.routed) this.routed = this.next;
+    // The partition's event time moves with every record read, scored here or not (as stage 1's
+    // progress markers move it for repartitioned tasks).
+    if (this.clock.maxTs > Number.NEGATIVE_INFINITY) this.guard(() => this.pipeline.advance(p, this.clock.maxTs), this.next);
+    if (messages.length > 0) this.progress.onData(p, now);
+    this.received.set(p, this.next);
+    this.progress.sample(now, this.pipeline.newestTs());
+    this.positionDirty = true;
+  }
+
+  /**
    * A detector that throws is caught by the pipeline around that one event and dead-lettered
    * (deadLetterProcessingError); what reaches here is a failure of the pipeline itself, around
    * the event handed to it: skipped and logged, never retried forever.
@@ -286,14 +429,14 @@ export class StateTask {
    * hides the records committed after it until the transaction is aborted).
    */
   tick(now: number, check: DrainedCheck | undefined): void {
-    for (let p = 0; p < this.o.inputPartitions; p++) {
+    for (const p of this.sources) {
       const drained = check?.drained.get(p);
       if (check === undefined || !check.ok) this.progress.onUnknown(p);
       else if (drained !== undefined && (this.received.get(p) ?? 0) >= drained) this.progress.onCaughtUp(p, check.askedAt);
       else this.progress.onBehind(p);
     }
     this.progress.sample(now, this.pipeline.newestTs());
-    for (let p = 0; p < this.o.inputPartitions; p++) this.pipeline.setFloor(p, this.progress.floor(p));
+    for (const p of this.sources) this.pipeline.setFloor(p, this.progress.floor(p));
     try {
       this.pipeline.drain();
       const lateness = this.o.latenessMs ?? this.pipeline.rules.latenessMs;
@@ -356,6 +499,13 @@ export class StateTask {
       records.push({ topic: clTopic, message: { key: stateKey(kind, key), value: snap === undefined ? null : encodeKeySnapshot(snap), partition: clPartition } });
     }
 
+    if (this.o.keyed !== undefined && this.o.keyed.route().ip) {
+      // After the forwarded logins: an IP task that reads these has every one from below `routed`.
+      // With no IP-kind detector on, the IP tasks score nothing: markers would only cost each of
+      // them a transaction per commit interval. A reload that enables one brings them back with
+      // the next commit (from then on the IP tasks see the logins read, as in the other mode).
+      for (const m of progressMarkers(this.o.partition, this.routed, this.clock.maxTs, this.o.keyed.topology, ['ip'])) records.push(m);
+    }
     // Commit only up to the earliest event still buffered: it has not been scored yet.
     let committed = this.next;
     for (const tag of this.pipeline.bufferedTags()) if (tag.offset < committed) committed = tag.offset;
@@ -377,7 +527,7 @@ export class StateTask {
     }
     records.push({
       topic: clTopic,
-      message: { key: TASK_KEY, value: encodeTaskRecord({ committed, processed: toRanges(above), dedupeFrom, position, read: [...this.received] }), partition: clPartition },
+      message: { key: TASK_KEY, value: encodeTaskRecord({ committed, processed: toRanges(above), dedupeFrom, position, read: this.o.keyed === undefined ? [...this.received] : [], routed: this.o.keyed === undefined ? undefined : this.routed }), partition: clPartition },
     });
     const offsets = [{ topic: groupTopicPartition.topic, partition: groupTopicPartition.partition, offset: committed }];
     return {

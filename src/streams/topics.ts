@@ -17,6 +17,11 @@ export interface Topology {
   readonly partitions: number;
   /** Partitions of the input topic (the stage-2 watermark waits for each of them). */
   readonly inputPartitions: number;
+  /**
+   * FRAUDWATCH_INPUT_KEYED=account: the account tasks are the input partitions themselves (their
+   * count is the input's), and the account repartition topic is neither created nor read.
+   */
+  readonly keyedInput: boolean;
 }
 
 export function internalTopicNames(groupId: string): { repartition: Record<KeyKind, string>; changelog: string } {
@@ -50,12 +55,32 @@ export async function ensureTopology(admin: Admin, config: DaemonConfig, log: Lo
   }
   const md = await admin.fetchTopicMetadata({ topics: [config.inputTopic] });
   const inputPartitions = md.topics[0]!.partitions.length;
+  const keyedInput = config.inputKeyed === 'account';
+  if (keyedInput && config.topicPartitions > 0 && config.topicPartitions !== inputPartitions) {
+    // Account task p owns changelog partition p and IP task q owns P + q: with co-partitioned
+    // input there is one account task per input partition, so P must be the input's count.
+    throw new FraudwatchError(
+      'FW_KAFKA_FATAL',
+      `FRAUDWATCH_INPUT_KEYED=account: the input topic ${config.inputTopic} has ${inputPartitions} partitions, which fixes the account task count, but FRAUDWATCH_TOPIC_PARTITIONS is ${config.topicPartitions}; leave it unset (-1) or set it to ${inputPartitions}`,
+    );
+  }
   const partitions = config.topicPartitions > 0 ? config.topicPartitions : inputPartitions;
+  // A group's changelog holds account state and task positions of one mode: the task records
+  // name offsets of the input in one and of the account repartition topic in the other. Which
+  // mode a group ran in shows in whether its account repartition topic exists.
+  if (existing.has(names.changelog) && keyedInput === existing.has(names.repartition.account)) {
+    throw new FraudwatchError(
+      'FW_KAFKA_FATAL',
+      keyedInput
+        ? `group ${config.groupId} ran without FRAUDWATCH_INPUT_KEYED=account (its account repartition topic exists): its state cannot move to co-partitioned tasks; use a new group id`
+        : `group ${config.groupId} ran with FRAUDWATCH_INPUT_KEYED=account (it has a changelog and no account repartition topic): its state cannot move to repartitioned tasks; use a new group id or keep the setting`,
+    );
+  }
   const replicationFactor = config.topicReplication;
 
   const outputs = [config.alertsTopic, config.shadowTopic, config.dlqTopic].filter((t) => !existing.has(t));
   const internal: { topic: string; numPartitions: number; configEntries?: { name: string; value: string }[] }[] = [];
-  if (!existing.has(names.repartition.account)) internal.push({ topic: names.repartition.account, numPartitions: partitions });
+  if (!keyedInput && !existing.has(names.repartition.account)) internal.push({ topic: names.repartition.account, numPartitions: partitions });
   if (!existing.has(names.repartition.ip)) internal.push({ topic: names.repartition.ip, numPartitions: partitions });
   if (!existing.has(names.changelog)) {
     internal.push({
@@ -76,7 +101,7 @@ export async function ensureTopology(admin: Admin, config: DaemonConfig, log: Lo
     log.info({ topics: wanted.map((t) => t.topic) }, 'created missing topics');
   }
 
-  const check = await admin.fetchTopicMetadata({ topics: [names.repartition.account, names.repartition.ip, names.changelog] });
+  const check = await admin.fetchTopicMetadata({ topics: keyedInput ? [names.repartition.ip, names.changelog] : [names.repartition.account, names.repartition.ip, names.changelog] });
   for (const t of check.topics) {
     const want = t.name === names.changelog ? 2 * partitions : partitions;
     if (t.partitions.length !== want) {
@@ -86,5 +111,5 @@ export async function ensureTopology(admin: Admin, config: DaemonConfig, log: Lo
       );
     }
   }
-  return { input: config.inputTopic, repartition: names.repartition, changelog: names.changelog, partitions, inputPartitions };
+  return { input: config.inputTopic, repartition: names.repartition, changelog: names.changelog, partitions, inputPartitions, keyedInput };
 }

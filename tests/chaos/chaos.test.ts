@@ -1,6 +1,7 @@
 /**
- * The short seeded chaos check for `npm test`: two runs of the harness in scenario.ts on a small
- * log (60 accounts, 7 days: about 8,000 lines and 30 alerts), against its own broker. The long
+ * The short seeded chaos check for `npm test`: three runs of the harness in scenario.ts on a small
+ * log (60 accounts, 7 days: about 8,000 lines and 30 alerts; one over co-partitioned input),
+ * against its own broker. The long
  * randomised version is `npm run chaos`. Then the three field reports that the lag rule
  * (src/streams/sourceGroup.ts) answers, each once with a fixed seed: a backlog burst into idle
  * exactly-once daemons, exactly-once under kills and a broker restart, and an at-least-once
@@ -11,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { chaosBrokerForTests, killAllDaemons, runChaos, scenarios, stopChaosBroker, type ChaosOptions, type ChaosRow } from './scenario.js';
 
 const broker = await chaosBrokerForTests();
-/** One log for both runs: generated and replayed once. */
+/** One log for the three runs: generated and replayed once. */
 const LOG = { logSeed: 5, accounts: 60, days: 7 } as const;
 
 function expectPassed(row: ChaosRow): void {
@@ -51,6 +52,29 @@ describe.skipIf(!broker)('chaos: the daemon gives the replay\'s alerts under fau
       log,
     };
     const row = await runChaos(options);
+    expect([row.kills, row.restarts, row.brokerRestarts], 'the faults happened').toEqual([1, 1, 1]);
+    expectPassed(row);
+  }, 240_000);
+
+  it('exactly_once over co-partitioned input (FRAUDWATCH_INPUT_KEYED=account), 3 instances: a kill -9 with restart and a broker restart while producing', async () => {
+    const options: ChaosOptions = {
+      broker: broker!,
+      seed: 103,
+      ...LOG,
+      mode: 'exactly_once',
+      instances: 3,
+      partitions: 4,
+      keyed: true,
+      inputKeyed: true,
+      idleTimeout: '2s',
+      production: { kind: 'chunks', chunks: 8 },
+      kills: 1,
+      killRestart: true,
+      brokerRestart: true,
+      log,
+    };
+    const row = await runChaos(options);
+    expect(row.inputKeyed, 'the run was co-partitioned').toBe(true);
     expect([row.kills, row.restarts, row.brokerRestarts], 'the faults happened').toEqual([1, 1, 1]);
     expectPassed(row);
   }, 240_000);

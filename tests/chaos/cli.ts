@@ -8,7 +8,7 @@
  * replays its choices. With --mode both (the default) even seeds run exactly_once and odd ones
  * at_least_once, so consecutive runs alternate.
  *
- * Other flags fix one choice for every run (--instances, --partitions, --keyed yes|no,
+ * Other flags fix one choice for every run (--instances, --partitions, --keyed yes|no, --input-keyed yes|no,
  * --skewed yes|no, --idle-timeout, --chunks N|burst, --kills N, --broker-restart yes|no) or run
  * a named regression scenario (--scenario backlogBurst|underFaults|catchUp|catchUpEager); -v prints each
  * run's plan and progress to stderr. A failed run's daemon logs, plan, alerts and differences
@@ -53,6 +53,7 @@ const program = new Command('chaos')
   .option('--instances <n>', 'exactly_once instances (default 1-3, drawn)', positiveInt('--instances'))
   .option('--partitions <n>', 'input partitions (default 1-6, drawn)', positiveInt('--partitions'))
   .addOption(new Option('--keyed <yes|no>', 'records keyed by accountId (default drawn)').choices(['yes', 'no']))
+  .addOption(new Option('--input-keyed <yes|no>', 'exactly_once over keyed records: FRAUDWATCH_INPUT_KEYED=account (default drawn; yes needs --mode exactly_once --keyed yes)').choices(['yes', 'no']))
   .addOption(new Option('--skewed <yes|no>', 'unkeyed records on uneven partitions (default drawn)').choices(['yes', 'no']))
   .option('--idle-timeout <duration>', 'FRAUDWATCH_IDLE_TIMEOUT (default 200ms or 2s, drawn)')
   .option('--chunks <n|burst>', 'production in n chunks, or the whole log at once (default random)', (v) => {
@@ -80,6 +81,7 @@ interface Flags {
   instances?: number;
   partitions?: number;
   keyed?: 'yes' | 'no';
+  inputKeyed?: 'yes' | 'no';
   skewed?: 'yes' | 'no';
   idleTimeout?: string;
   chunks?: number | 'burst';
@@ -98,6 +100,7 @@ function fixedChoices(f: Flags): Partial<ChaosOptions> {
     instances: f.instances,
     partitions: f.partitions,
     keyed: yes(f.keyed),
+    inputKeyed: yes(f.inputKeyed),
     skewed: yes(f.skewed),
     idleTimeout: f.idleTimeout,
     production: f.chunks === undefined ? undefined : f.chunks === 'burst' ? { kind: 'burst' } : { kind: 'chunks', chunks: f.chunks },
@@ -130,7 +133,7 @@ const line = (r: ChaosRow) =>
     r.seed,
     r.mode,
     r.instances,
-    `${r.partitions}p ${r.keyed ? 'key' : r.skewed ? 'skew' : 'nokey'}`,
+    `${r.partitions}p ${r.keyed ? (r.inputKeyed ? 'cokey' : 'key') : r.skewed ? 'skew' : 'nokey'}`,
     r.kills,
     r.restarts,
     r.brokerRestarts,

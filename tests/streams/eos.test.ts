@@ -3,7 +3,9 @@
  * (`fraudwatch run --processing exactly-once`), killed with SIGKILL mid-stream, scaled to three
  * instances. The reference is always the replay of the same log with the same rules.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,10 +13,12 @@ import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import type { Alert } from '../../src/alerts/alert.js';
 import { loadRulesFile } from '../../src/config/rules.js';
 import { Pipeline } from '../../src/engine/pipeline.js';
+import { DETECTOR_IDS } from '../../src/detectors/registry.js';
 import { decodeEvent } from '../../src/events/decode.js';
 import { GeoipLiteLocator } from '../../src/geo/locator.js';
 import { generateToDir } from '../../src/generate/generator.js';
 import { replayLog } from '../../src/io/replay.js';
+import { keyPartition } from '../../src/streams/task.js';
 import { internalTopicNames, transactionalId } from '../../src/streams/topics.js';
 import { TxnProducer } from '../../src/streams/transactions.js';
 import { pino } from 'pino';
@@ -25,6 +29,7 @@ const brokers = await testBrokers();
 const LATENESS_MS = 10_000;
 const RULES = 'rules/default.yaml';
 const locator = new GeoipLiteLocator();
+const execFileP = promisify(execFile);
 
 /** read_committed with kcat (see readCommitted in the harness for why not kafkajs). */
 const readCommitted = (topic: string) => readCommittedWith(brokers!, topic);
@@ -296,4 +301,120 @@ describe.skipIf(!brokers)('exactly-once processing (transactions, changelog, sca
     expect(restored.reduce((n, r) => n + r.droppedStates, 0)).toBeGreaterThan(0);
     expect(await d2.stop()).toBe(0);
   }, 300_000);
+
+  describe('co-partitioned input (FRAUDWATCH_INPUT_KEYED=account)', () => {
+    it('three instances, one killed with -9 mid-stream: the replay\'s alerts, and no account repartition topic', async () => {
+      const { input, alerts, group, env } = await setup('eoskeyed', 6, true);
+      const keyedEnv = { ...env, FRAUDWATCH_INPUT_KEYED: 'account' };
+      const ds = [0, 1, 2].map(() => start(keyedEnv));
+      await eventually(() => committedRecords(group, input), (n) => n >= lines.length * 0.3, 120_000, 100);
+      ds[1]!.proc.kill('SIGKILL');
+      await ds[1]!.exited;
+      expect((await readCommitted(alerts)).length).toBeLessThan(expected.size);
+      const survivors = [ds[0]!, ds[2]!];
+      const got = await readAlerts(alerts, expected.size, survivors);
+      expectExactlyTheReplay(got, input, ds);
+      expect(survivors.some((d) => d.logs.some((l) => l.includes('"msg":"task state restored"')))).toBe(true);
+      // The account state was processed where the records landed: nothing crossed an account repartition topic.
+      const topics = await admin.listTopics();
+      expect(topics).toContain(internalTopicNames(group).repartition.ip);
+      expect(topics).not.toContain(internalTopicNames(group).repartition.account);
+      // Every valid record was keyed by its accountId: none was dead-lettered for its key.
+      const port = await survivors[0]!.port;
+      expect((await httpGet(port, '/metrics')).body).toMatch(/^fraudwatch_miskeyed_records_total 0$/m);
+      expect((await Promise.all(survivors.map((d) => d.stop()))).every((c) => c === 0)).toBe(true);
+    }, 300_000);
+
+    it('brute_force alone (no IP-kind detector, so no markers to the IP tasks): the replay\'s alerts, every event released', async () => {
+      const rulesDir = mkdtempSync(join(tmpdir(), 'fw-eos-bf-'));
+      const bfRules = join(rulesDir, 'bf.yaml');
+      writeFileSync(bfRules, `detectors:\n${DETECTOR_IDS.map((d) => `  ${d}:\n    enabled: ${d === 'brute_force'}`).join('\n')}\n`);
+      // The whole log: brute_force alerts are rare (a handful per 100k events).
+      const small = lines;
+      const want: Alert[] = [];
+      const p = new Pipeline<undefined>({ rules: loadRulesFile(bfRules), locator, latenessMs: LATENESS_MS, onAlert: (al) => !al.shadow && want.push(al) });
+      for (const l of small) p.offer(decodeEvent(l), 0, undefined);
+      p.flush();
+      expect(want.length).toBeGreaterThan(3);
+      const { alerts, env } = await setup('eosbf', 3, true, small);
+      const d = start({ ...env, FRAUDWATCH_RULES: bfRules, FRAUDWATCH_INPUT_KEYED: 'account' });
+      const got = await readAlerts(alerts, want.length, [d], 120_000);
+      expect(got.map((a) => a.alertId).sort()).toEqual(want.map((a) => a.alertId).sort());
+      const port = await d.port;
+      const flushed = await eventually(() => httpGet(port, '/metrics'), (r) => /^fraudwatch_reorder_buffered_events 0$/m.test(r.body), 60_000, 500);
+      expect(flushed.body).toMatch(/^fraudwatch_reorder_buffered_events 0$/m);
+      expect(d.logs.filter((l) => l.includes('events arrived behind the watermark'))).toEqual([]);
+      expect(await d.stop()).toBe(0);
+    }, 300_000);
+
+    it('a record keyed otherwise (another key, or a partition its key does not hash to) is dead-lettered with FW_INPUT_MISKEYED and counted, never scored', async () => {
+      const small = lines.slice(0, 60_000);
+      const rules = loadRulesFile(RULES);
+      const replay = (ls: readonly string[]): Alert[] => {
+        const out: Alert[] = [];
+        const p = new Pipeline<undefined>({ rules, locator, latenessMs: LATENESS_MS, onAlert: (al) => !al.shadow && out.push(al) });
+        for (const l of ls) p.offer(decodeEvent(l), 0, undefined);
+        p.flush();
+        return out;
+      };
+      const all = replay(small);
+      // Two accounts with an account alert in the full log: one's records carry another key, the
+      // other's are written to a partition their (right) key does not hash to.
+      const accounts = [...new Set(all.filter((a) => a.accountId !== undefined).map((a) => a.accountId!))].slice(0, 2);
+      expect(accounts.length).toBe(2);
+      const accountOf = (l: string): string | undefined => {
+        const r = decodeEvent(l);
+        return r.ok ? r.event.accountId : undefined;
+      };
+      const miskeyed = small.filter((l) => accounts.includes(accountOf(l) ?? ''));
+      const want = replay(small.filter((l) => !accounts.includes(accountOf(l) ?? '')));
+      // The trap: scoring those records anywhere would bring their accounts' alerts back.
+      expect(want.length).toBeLessThan(all.length);
+
+      const partitions = 3;
+      const input = uniqueName('eosmiskey-in');
+      const alerts = uniqueName('eosmiskey-alerts');
+      const group = uniqueName('eosmiskey-group');
+      await createTopic(admin, input, partitions);
+      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      for (let i = 0; i < small.length; i += 5000) {
+        const messages = small.slice(i, i + 5000).map((value) => {
+          const account = accountOf(value);
+          if (account === accounts[0]) return { key: `${account}-other`, value };
+          if (account === accounts[1]) return { key: account, value, partition: (keyPartition(account, partitions) + 1) % partitions };
+          return { key: account ?? null, value };
+        });
+        await producer.send({ topic: input, acks: -1, messages });
+      }
+      await producer.disconnect();
+      const env = daemonEnv(brokers!, { input, alerts, group }, {
+        FRAUDWATCH_RULES: RULES,
+        FRAUDWATCH_LATENESS: `${LATENESS_MS / 1000}s`,
+        FRAUDWATCH_SESSION_TIMEOUT: '6s',
+        FRAUDWATCH_INPUT_KEYED: 'account',
+      });
+      const d = start(env);
+      const got = await readAlerts(alerts, want.length, [d], 120_000);
+      const ids = got.map((a) => a.alertId);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect([...ids].sort()).toEqual(want.map((a) => a.alertId).sort());
+      // Each mis-keyed record is in the dead-letter topic, once, with its code and reason, and counted.
+      const { stdout } = await execFileP('kcat', ['-C', '-b', brokers!, '-t', `${input}.dlq`, '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_committed', '-J'], { maxBuffer: 256 * 1024 * 1024 });
+      const letters = stdout
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => JSON.parse(l) as { payload: string; headers?: string[] })
+        .filter((m) => {
+          const h = m.headers ?? [];
+          return h[h.indexOf('fw-error-code') + 1] === 'FW_INPUT_MISKEYED' && h[h.indexOf('fw-error-reason') + 1] === 'not_keyed_by_account';
+        });
+      expect(letters.map((m) => m.payload).sort()).toEqual([...miskeyed].sort());
+      const port = await d.port;
+      const metrics = await eventually(() => httpGet(port, '/metrics'), (r) => new RegExp(`^fraudwatch_miskeyed_records_total ${miskeyed.length}$`, 'm').test(r.body), 30_000, 500);
+      expect(metrics.body).toMatch(new RegExp(`^fraudwatch_miskeyed_records_total ${miskeyed.length}$`, 'm'));
+      expect(d.logs.filter((l) => l.includes('events arrived behind the watermark'))).toEqual([]);
+      expect(await d.stop()).toBe(0);
+    }, 300_000);
+  });
 });
