@@ -494,6 +494,32 @@ class Planner {
   }
 
   /**
+   * `days` days from `day` of `minutes` (a range) of viewing each, from local `hour`, in sessions
+   * of 150–200 min with short breaks: a viewing jump's days. `tag` keeps session ids apart.
+   */
+  private longDays(acc: Account, rng: Rng, dev: Device, ip: string, day: number, days: number, hour: number, minutes: readonly [number, number], tag: string): { first: number; last: number; total: number } {
+    let first = Infinity;
+    let last = 0;
+    let total = 0;
+    for (let d = 0; d < days; d++) {
+      const target = rng.int(minutes[0], minutes[1]) * MINUTE;
+      let t = this.at(acc, day + d, hour + rng.real(-0.1, 0.1));
+      first = Math.min(first, t);
+      let watched = 0;
+      let k = 1;
+      while (watched < target) {
+        const len = Math.min(target - watched, rng.int(150, 200) * MINUTE);
+        this.session(rng, acc, dev, ip, t, t + len, `${acc.id.replace('acct-', 'ses-')}-${tag}${day + d}-${k++}`);
+        watched += len;
+        last = t + len;
+        t += len + rng.int(8, 15) * MINUTE;
+      }
+      total += watched;
+    }
+    return { first, last, total };
+  }
+
+  /**
    * A light viewer (45–75 min every evening) who watches 8.5–9.5 h a day for `daysOn` days in a
    * row: far above its own habit, under the 16 h that anyone is allowed.
    */
@@ -502,24 +528,7 @@ class Planner {
     const ip = acc.homeIps[0]!;
     // A steady start hour, as for heavy viewers: the trailing 24 h then holds one day's viewing.
     const hour = rng.real(10, 11);
-    let first = Infinity;
-    let last = 0;
-    let total = 0;
-    for (let d = 0; d < daysOn; d++) {
-      const target = rng.int(510, 570) * MINUTE;
-      let t = this.at(acc, day + d, hour + rng.real(-0.1, 0.1));
-      first = Math.min(first, t);
-      let watched = 0;
-      let k = 1;
-      while (watched < target) {
-        const len = Math.min(target - watched, rng.int(150, 200) * MINUTE);
-        this.session(rng, acc, dev, ip, t, t + len, `${acc.id.replace('acct-', 'ses-')}-j${day + d}-${k++}`);
-        watched += len;
-        last = t + len;
-        t += len + rng.int(8, 15) * MINUTE;
-      }
-      total += watched;
-    }
+    const { first, last, total } = this.longDays(acc, rng, dev, ip, day, daysOn, hour, [510, 570], 'j');
     // The evening's usual hour still comes on the last day, inside the same trailing 24 h.
     this.incident('viewing_habit_jump', { accountId: acc.id }, first, last + 3 * HOUR,
       `light viewer (45–75 min every evening since day 0) watches ${(total / HOUR / daysOn).toFixed(1)} h a day on days ${day}–${day + daysOn - 1} from local ${hour.toFixed(1)}h on ${dev.id} at home (${acc.home.city})`);
@@ -743,24 +752,7 @@ class Planner {
     const ip = acc.homeIps[0]!;
     const day = firstDay + lightDays;
     const hour = rng.real(10, 11);
-    let first = Infinity;
-    let last = 0;
-    let total = 0;
-    for (let d = 0; d < 3; d++) {
-      const target = rng.int(540, 600) * MINUTE;
-      let t = this.at(acc, day + d, hour + rng.real(-0.1, 0.1));
-      first = Math.min(first, t);
-      let watched = 0;
-      let k = 1;
-      while (watched < target) {
-        const len = Math.min(target - watched, rng.int(150, 200) * MINUTE);
-        this.session(rng, acc, dev, ip, t, t + len, `${acc.id.replace('acct-', 'ses-')}-y${day + d}-${k++}`);
-        watched += len;
-        last = t + len;
-        t += len + rng.int(8, 15) * MINUTE;
-      }
-      total += watched;
-    }
+    const { first, last, total } = this.longDays(acc, rng, dev, ip, day, 3, hour, [540, 600], 'y');
     this.incident('viewing_young_jump', { accountId: acc.id }, first, last + 3 * HOUR,
       `young account (joined ${iso(acc.activeFrom)}, ${lightDays} days of 45–75 min) watches ${(total / HOUR / 3).toFixed(1)} h a day on days ${day}–${day + 2} from local ${hour.toFixed(1)}h on ${dev.id} at home (${acc.home.city})`);
   }

@@ -299,17 +299,7 @@ export class StateTask {
         continue;
       }
       const ev = result.event;
-      if (offset < this.rebuildUntil) {
-        this.pipeline.remember(ev.eventId, ev.ts);
-        continue;
-      }
-      if (this.skip !== undefined) {
-        if (this.skip.has(offset)) {
-          this.pipeline.remember(ev.eventId, ev.ts);
-          continue;
-        }
-        if (offset >= this.skip.end) this.skip = undefined;
-      }
+      if (this.rebuilt(offset, ev)) continue;
       const origin = Number(m.headers?.[SOURCE_HEADERS.partition]?.toString() ?? 0);
       const originOffset = m.headers?.[SOURCE_HEADERS.offset]?.toString() ?? '-1';
       this.progress.onData(origin, now);
@@ -381,17 +371,7 @@ export class StateTask {
       }
       // As with the repartition topic, account tasks see only what some account detector reads.
       if (!route.account(ev)) continue;
-      if (offset < this.rebuildUntil) {
-        this.pipeline.remember(ev.eventId, ev.ts);
-        continue;
-      }
-      if (this.skip !== undefined) {
-        if (this.skip.has(offset)) {
-          this.pipeline.remember(ev.eventId, ev.ts);
-          continue;
-        }
-        if (offset >= this.skip.end) this.skip = undefined;
-      }
+      if (this.rebuilt(offset, ev)) continue;
       this.guard(() => this.pipeline.push(ev, p, { offset, origin: p, originOffset: m.offset, receivedAt, raw }), offset);
     }
     if (end !== undefined && end > this.next) this.next = end;
@@ -410,6 +390,26 @@ export class StateTask {
    * (deadLetterProcessingError); what reaches here is a failure of the pipeline itself, around
    * the event handed to it: skipped and logged, never retried forever.
    */
+  /**
+   * Whether a re-read record was scored before the restore: below the dedupe rebuild point, or in
+   * the processed ranges above the committed offset. Its eventId is remembered for dedupe, and it
+   * is not scored again.
+   */
+  private rebuilt(offset: number, ev: FraudEvent): boolean {
+    if (offset < this.rebuildUntil) {
+      this.pipeline.remember(ev.eventId, ev.ts);
+      return true;
+    }
+    if (this.skip !== undefined) {
+      if (this.skip.has(offset)) {
+        this.pipeline.remember(ev.eventId, ev.ts);
+        return true;
+      }
+      if (offset >= this.skip.end) this.skip = undefined;
+    }
+    return false;
+  }
+
   private guard(fn: () => void, offset: number): void {
     try {
       fn();
