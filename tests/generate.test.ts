@@ -243,7 +243,7 @@ describe('generator: options', () => {
     for (const cls of Object.keys(INCIDENT_CLASSES)) expect(classes.has(cls as Incident['class']), cls).toBe(cls !== 'viewing_jump');
     expect(new Set(labels.traps.map((t) => t.class))).toEqual(new Set(TRAP_CLASSES));
     const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
-    // Issue 15's viewing traps (long evenings, young heavy viewers) stream at full length.
+    // The detection-fidelity viewing traps (long evenings, young heavy viewers) stream at full length.
     expect(bytes).toBeLessThan(3_500_000);
   });
 
