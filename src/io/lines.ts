@@ -5,13 +5,17 @@ import { FraudwatchError } from '../errors.js';
 /** Opens a log for reading: a path, or `-` for standard input. */
 export function openLog(path: string): { stream: Readable; size: number | undefined } {
   if (path === '-') return { stream: process.stdin, size: undefined };
-  let size: number;
+  const size = logSize(path);
+  return { stream: createReadStream(path, { highWaterMark: 1 << 20 }), size };
+}
+
+/** A log file's size in bytes; FW_INPUT_READ when it cannot be read. */
+export function logSize(path: string): number {
   try {
-    size = statSync(path).size;
+    return statSync(path).size;
   } catch (err) {
     throw new FraudwatchError('FW_INPUT_READ', `${path}: ${(err as Error).message}`, { path }, { cause: err });
   }
-  return { stream: createReadStream(path, { highWaterMark: 1 << 20 }), size };
 }
 
 /**

@@ -2,11 +2,11 @@ import type { Alert } from '../alerts/alert.js';
 import type { Rules } from '../config/rules.js';
 import { Pipeline } from '../engine/pipeline.js';
 import type { Stats } from '../engine/stats.js';
-import { decodeEvent } from '../events/decode.js';
 import type { InvalidReason } from '../events/types.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { FraudwatchError } from '../errors.js';
-import { forEachLine, openLog } from './lines.js';
+import { decodeLog } from './decodeLog.js';
+import { logSize } from './lines.js';
 
 export interface InvalidLine {
   readonly lineNumber: number;
@@ -35,6 +35,8 @@ export interface ReplayOptions {
   readonly strict?: boolean;
   /** Called after each chunk read: bytes so far and the file size when known. May apply backpressure. */
   readonly onProgress?: (bytesRead: number, totalBytes: number | undefined) => void | Promise<void>;
+  /** Decode on a worker thread (default for a file: see src/io/decodeLog.ts); false decodes on this one. */
+  readonly decodeThread?: boolean;
 }
 
 export interface ReplayResult {
@@ -44,7 +46,7 @@ export interface ReplayResult {
 }
 
 /**
- * The file front door: lines → decode → Pipeline, one source, no wall clock. The whole log is
+ * The file front door: lines → decode (on a thread of its own) → Pipeline, one source, no wall clock. The whole log is
  * one stream, so the watermark is simply the newest time seen less the lateness, and the end of
  * the file flushes the reorder buffer.
  */
@@ -58,27 +60,28 @@ export async function replayLog(opts: ReplayOptions): Promise<ReplayResult> {
     onAlert: (alert) => opts.onAlert(alert),
     onProcessingError: (err, ev, lineNumber) => opts.onProcessingError?.({ lineNumber, eventId: ev.eventId, message: err instanceof Error ? err.message : String(err) }),
   });
-  const { stream, size } = openLog(opts.path);
+  const size = opts.path === '-' ? undefined : logSize(opts.path);
   let bytes = 0;
-  const lines = await forEachLine(
-    stream,
-    (line, lineNumber) => {
-      const result = decodeEvent(line);
+  const lines = await decodeLog(
+    opts.path,
+    (result, lineNumber, text) => {
       if (!result.ok) {
         if (opts.strict) {
-          stream.destroy();
           throw new FraudwatchError('FW_INPUT_INVALID', `line ${lineNumber}: ${result.reason}: ${result.message}`, { lineNumber, reason: result.reason });
         }
-        opts.onInvalid?.({ lineNumber, reason: result.reason, message: result.message, text: line });
+        opts.onInvalid?.({ lineNumber, reason: result.reason, message: result.message, text: text! });
       }
       pipeline.offer(result, 0, lineNumber);
     },
-    opts.onProgress
-      ? (n) => {
-          bytes += n;
-          return opts.onProgress!(bytes, size);
-        }
-      : undefined,
+    {
+      thread: opts.decodeThread,
+      afterChunk: opts.onProgress
+        ? (n) => {
+            bytes += n;
+            return opts.onProgress!(bytes, size);
+          }
+        : undefined,
+    },
   );
   pipeline.flush();
   return { stats: pipeline.stats, lines, elapsedMs: performance.now() - started };
