@@ -29,6 +29,8 @@ export interface DaemonConfig {
   readonly logLevel: string;
   /** Partitions and replication for topics the daemon creates; -1 = the broker's defaults. */
   readonly topicPartitions: number;
+  /** At-least-once flow control: events of one partition buffered before it is paused (src/daemon/daemon.ts). */
+  readonly partitionBuffer: number;
   readonly topicReplication: number;
   readonly sasl: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string } | undefined;
   readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly rejectUnauthorized: boolean } | undefined;
@@ -67,6 +69,7 @@ export const SETTINGS = {
   httpHost: ['FRAUDWATCH_HTTP_HOST', 'address the HTTP port binds to', '127.0.0.1'],
   logLevel: ['FRAUDWATCH_LOG_LEVEL', 'pino log level', 'info'],
   topicPartitions: ['FRAUDWATCH_TOPIC_PARTITIONS', 'partitions of output topics the daemon creates (-1 = broker default)', '-1'],
+  partitionBuffer: ['FRAUDWATCH_PARTITION_BUFFER', 'at-least-once: events of one partition waiting in the reorder buffer before it is paused while another partition holds event time back (100..10000000)', '20000'],
   topicReplication: ['FRAUDWATCH_TOPIC_REPLICATION', 'replication factor of output topics the daemon creates (-1 = broker default)', '-1'],
   saslMechanism: ['FRAUDWATCH_SASL_MECHANISM', 'plain, scram-sha-256 or scram-sha-512 (unset = no SASL)', ''],
   saslUsername: ['FRAUDWATCH_SASL_USERNAME', 'SASL user name', ''],
@@ -287,6 +290,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     httpHost: z.string().min(1).default('127.0.0.1'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     topicPartitions: int(-1, 10_000).refine((n) => n !== 0, 'not 0').default(-1),
+    partitionBuffer: int(100, 10_000_000).default(20_000),
     topicReplication: int(-1, 100).refine((n) => n !== 0, 'not 0').default(-1),
     saslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
     saslUsername: z.string().optional(),
@@ -355,6 +359,7 @@ export function resolveDaemonConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     httpHost: c.httpHost,
     logLevel: c.logLevel,
     topicPartitions: c.topicPartitions,
+    partitionBuffer: c.partitionBuffer,
     topicReplication: c.topicReplication,
     sasl: c.saslMechanism ? Object.freeze({ mechanism: c.saslMechanism, username: c.saslUsername!, password: c.saslPassword! }) : undefined,
     tls: useTls

@@ -15,10 +15,11 @@ import { describeConfig, type DaemonConfig } from './config.js';
 import { EvictionLog } from './evictionLog.js';
 import { reloadRulesFile } from './lifecycle.js';
 import { DaemonMetrics } from './metrics.js';
+import { OffsetLedger, type LedgerEntry } from './offsetLedger.js';
 import { KafkaService, type ShutdownStep } from './service.js';
 
 /** Where an event came from; travels with it through the reorder buffer. */
-interface Tag {
+interface Tag extends LedgerEntry {
   readonly partition: number;
   readonly offset: number;
   /** Wall clock (performance.now) when the daemon received it, for the latency histogram. */
@@ -41,6 +42,16 @@ const PRODUCE_CHUNK_MESSAGES = 1000;
 const PRODUCE_CHUNK_BYTES = 512 * 1024;
 
 /**
+ * Offsets are committed at most this often after batches (and at every tick): alerts still go out
+ * with their batch, before any commit that covers them, but a commit round trip per fetched
+ * partition batch was a large share of a backlog's time. A crash re-reads at most this much more.
+ * Kafka Streams commits on an interval too (commit.interval.ms).
+ */
+const COMMIT_INTERVAL_MS = 100;
+/** kafkajs's isStale() builds a string per call: checked once per this many messages. */
+const STALE_CHECK_EVERY = 256;
+
+/**
  * `fraudwatch run`: the Kafka front door to the same Pipeline replay uses.
  *
  * Delivery: at least once. For each batch, events are scored, their alerts and dead letters
@@ -61,6 +72,12 @@ export class Daemon extends KafkaService {
   private readonly readTo = new Map<number, number>();
   private readonly committed = new Map<number, number>();
   private assigned = new Set<number>();
+  /** Per partition, the offsets still in the reorder buffer (what may be committed, and flow control). */
+  private readonly ledger = new OffsetLedger();
+  /** When offsets were last committed (performance.now). */
+  private lastCommit = Number.NEGATIVE_INFINITY;
+  /** Partitions paused by flow control (`flowControl`). */
+  private readonly paused = new Set<number>();
   /** Which partitions hold back event time: the only wall-clock decision (src/streams/sourceGroup.ts). */
   private readonly progress: SourceGroup<number>;
   private polling = false;
@@ -83,6 +100,7 @@ export class Daemon extends KafkaService {
       latenessMs: config.latenessMs,
       onAlert: (alert, trigger, tag) => this.queueAlert(alert, trigger, tag),
       onProcessingError: (err, ev, tag) => this.deadLetterProcessingError(err, ev, tag),
+      onReleased: (tag) => this.ledger.release(tag),
     });
     this.processingErrors = new ProcessingErrorLog(log);
     this.evictionLog = new EvictionLog(log);
@@ -101,6 +119,13 @@ export class Daemon extends KafkaService {
     await this.ensureTopics();
     await this.producer.connect();
     this.producerHealthy = true;
+  }
+
+  protected override beforeConsumerStop(): readonly ShutdownStep[] {
+    // Commits on an interval leave up to COMMIT_INTERVAL_MS of scored events uncommitted; they
+    // go through the consumer, so before it stops. Batches still running meanwhile commit at
+    // once (`stopping`).
+    return [['commit', () => this.exclusive(() => this.produceAndCommit())]];
   }
 
   protected flushSteps(): readonly ShutdownStep[] {
@@ -172,6 +197,8 @@ export class Daemon extends KafkaService {
         this.consumed.delete(p);
         this.readTo.delete(p);
         this.committed.delete(p);
+        this.ledger.remove(p);
+        this.paused.delete(p);
         this.metrics.forgetProgress(this.config.inputTopic, p);
       }
     }
@@ -188,37 +215,47 @@ export class Daemon extends KafkaService {
     const started = performance.now();
     const partition = batch.partition;
     let next = this.consumed.get(partition) ?? -1;
-    for (const m of batch.messages) {
-      if (!isRunning() || isStale()) break;
+    let resolved: string | undefined;
+    let stale = false;
+    const messages = batch.messages;
+    for (let i = 0; i < messages.length; i++) {
+      if (i % STALE_CHECK_EVERY === 0 && (!isRunning() || isStale())) {
+        stale = true;
+        break;
+      }
+      const m = messages[i]!;
+      resolved = m.offset;
       const offset = Number(m.offset);
       // A batch fetched again after a failed produce: those messages are already in the pipeline.
-      if (offset < next) {
-        resolveOffset(m.offset);
-        continue;
-      }
+      if (offset < next) continue;
       const receivedAt = performance.now();
       const raw = m.value === null ? '' : m.value.toString('utf8');
       const result = decodeEvent(raw);
-      if (result.ok) this.pipeline.push(result.event, partition, { partition, offset, receivedAt, raw });
-      else {
-        this.pipeline.offer(result, partition, { partition, offset, receivedAt, raw });
+      const tag: Tag = { partition, offset, receivedAt, raw, released: false };
+      if (result.ok) {
+        // In the ledger before the push: an event behind the watermark is released during it.
+        this.ledger.add(tag);
+        this.pipeline.push(result.event, partition, tag);
+      } else {
+        this.pipeline.offer(result, partition, tag);
         this.outbox.push({ topic: this.config.dlqTopic, message: deadLetterMessage(m, { topic: this.config.inputTopic, partition, offset }, result.reason, result.message) });
       }
       next = offset + 1;
       this.consumed.set(partition, next);
-      // Moves kafkajs's fetch position only; what is committed is decided in produceAndCommit.
-      resolveOffset(m.offset);
     }
+    // Moves kafkajs's fetch position only (once per batch); what is committed is decided in produceAndCommit.
+    if (resolved !== undefined) resolveOffset(resolved);
     if (batch.messages.length > 0 && this.assigned.has(partition)) {
       const now = Date.now();
       this.progress.onData(partition, now);
       this.progress.sample(now, this.pipeline.newestTs());
       // Past the batch's trailing transaction markers too, when the whole batch was taken.
-      const end = isRunning() && !isStale() ? Number(batch.lastOffset()) + 1 : next;
+      const end = !stale && isRunning() && !isStale() ? Number(batch.lastOffset()) + 1 : next;
       this.readTo.set(partition, Math.max(this.readTo.get(partition) ?? -1, end, next));
     }
     this.metrics.lag.set({ topic: batch.topic, partition: String(partition) }, Math.max(0, Number(batch.highWatermark) - (this.consumed.get(partition) ?? 0)));
-    await this.produceAndCommit();
+    await this.produceAndCommit(!this.stopping);
+    this.flowControl();
     await heartbeat();
     this.metrics.batchSeconds.observe((performance.now() - started) / 1000);
   }
@@ -251,6 +288,7 @@ export class Daemon extends KafkaService {
       this.metrics.stateBudget.set({ kind: 'ip' }, budget.ip);
       this.evictionLog.check(this.pipeline.stats.evictions, budget);
       if (this.outbox.length > 0 || this.hasUncommitted()) await this.produceAndCommit();
+      this.flowControl();
     }).catch((err) => this.log.warn({ err }, 'idle flush failed; will retry'));
   }
 
@@ -314,16 +352,60 @@ export class Daemon extends KafkaService {
 
   /** Per partition, the offset up to which everything has left the reorder buffer. */
   private commitTargets(): Map<number, number> {
-    const targets = new Map(this.consumed);
-    for (const tag of this.pipeline.bufferedTags()) {
-      const t = targets.get(tag.partition);
-      if (t === undefined || tag.offset < t) targets.set(tag.partition, tag.offset);
-    }
+    const targets = new Map<number, number>();
+    for (const [p, consumed] of this.consumed) targets.set(p, this.ledger.earliestHeld(p) ?? consumed);
     return targets;
   }
 
-  /** Produces queued alerts and dead letters (acks=all), then commits what they cover. */
-  private async produceAndCommit(): Promise<void> {
+  /**
+   * Flow control, as Kafka Streams pauses a partition whose record buffer is full: a partition
+   * with more than `partitionBuffer` events waiting in the reorder buffer is paused while another
+   * partition holds event time back, and resumed at half of it or once it is the one holding
+   * event time back. The partition(s) holding event time back are never paused: they are what
+   * releases the others, so flow control cannot stop the stream. Without it, a backlog whose
+   * partitions move through event time at different speeds (fetches are by bytes, and partitions
+   * differ in events per hour) buffered the faster partitions' events without bound: memory, and
+   * the cost of every release, grew with the backlog.
+   */
+  private flowControl(): void {
+    const consumer = this.consumer;
+    if (consumer === undefined) return;
+    let slowest = Number.POSITIVE_INFINITY;
+    const clocks = new Map<number, number>();
+    for (const [p, c] of this.pipeline.sourceClocks()) {
+      if (!this.assigned.has(p as number)) continue;
+      const t = c.floor > c.maxTs ? c.floor : c.maxTs;
+      clocks.set(p as number, t);
+      if (t < slowest) slowest = t;
+    }
+    const limit = this.config.partitionBuffer;
+    const pause: number[] = [];
+    const resume: number[] = [];
+    for (const p of this.assigned) {
+      const held = this.ledger.held(p);
+      const holdsBack = (clocks.get(p) ?? Number.NEGATIVE_INFINITY) <= slowest;
+      if (this.paused.has(p)) {
+        if (holdsBack || held <= limit / 2) resume.push(p);
+      } else if (!holdsBack && held > limit) pause.push(p);
+    }
+    if (pause.length > 0) {
+      consumer.pause([{ topic: this.config.inputTopic, partitions: pause }]);
+      for (const p of pause) this.paused.add(p);
+      this.metrics.partitionPauses.inc(pause.length);
+    }
+    if (resume.length > 0) {
+      consumer.resume([{ topic: this.config.inputTopic, partitions: resume }]);
+      for (const p of resume) this.paused.delete(p);
+    }
+    this.metrics.pausedPartitions.set(this.paused.size);
+  }
+
+  /**
+   * Produces queued alerts and dead letters (acks=all), then commits what they cover. After a
+   * batch (`interval`) the commit waits until COMMIT_INTERVAL_MS have passed since the last one;
+   * the tick and shutdown commit whatever is due.
+   */
+  private async produceAndCommit(interval = false): Promise<void> {
     while (this.outbox.length > 0) {
       // Bounded requests: a burst (an idle flush of a long lateness) can queue thousands of
       // alerts, and one request over the broker's message size limit would fail for ever.
@@ -358,6 +440,8 @@ export class Daemon extends KafkaService {
       this.log.warn('FRAUDWATCH_FAULT=exit-before-commit: exiting before the commit');
       process.exit(86);
     }
+    if (interval && performance.now() - this.lastCommit < COMMIT_INTERVAL_MS) return;
+    this.lastCommit = performance.now();
     const offsets: { topic: string; partition: number; offset: string }[] = [];
     for (const [partition, offset] of this.commitTargets()) {
       if (offset > (this.committed.get(partition) ?? -1) && this.assigned.has(partition)) {

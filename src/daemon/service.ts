@@ -72,6 +72,11 @@ export abstract class KafkaService {
   protected abstract onTick(): Promise<void>;
   /** Re-reads the rules file (SIGHUP, or the file changed). */
   abstract reloadRules(trigger: string): void | Promise<void>;
+  /** What a shutdown does before stopping the consumer (commits that can only go through it). */
+  protected beforeConsumerStop(): readonly ShutdownStep[] {
+    return [];
+  }
+
   /** What a shutdown does between stopping the consumer and closing the admin client. */
   protected abstract flushSteps(): readonly ShutdownStep[];
   /** Why the service is not ready beyond the common reasons, or undefined; and what it does when ready. */
@@ -124,6 +129,7 @@ export abstract class KafkaService {
     await runShutdown(
       this.log,
       [
+        ...this.beforeConsumerStop(),
         // disconnect() lets the running batches finish (and commit) before it returns.
         ['consumer', async () => this.consumer?.disconnect()],
         ...this.flushSteps(),

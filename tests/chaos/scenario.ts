@@ -13,6 +13,8 @@
  * - the input topic: 1-6 partitions; records keyed by accountId, or unkeyed and placed on
  *   partitions evenly or with random uneven weights (skewed);
  * - FRAUDWATCH_IDLE_TIMEOUT: 200ms or 2s;
+ * - at_least_once: FRAUDWATCH_PARTITION_BUFFER 100, 1000 or 20000 (flow control pauses partitions
+ *   at the small ones; drawn after everything else);
  * - exactly_once over keyed records: FRAUDWATCH_INPUT_KEYED=account or not (co-partitioned
  *   input, no account repartition topic; drawn last, so earlier seeds keep their other choices);
  * - production timing: 4-40 chunks whose sizes range from a few records to thousands, random
@@ -128,6 +130,8 @@ export interface ChaosOptions {
   readonly inputKeyed?: boolean;
   /** FRAUDWATCH_IDLE_TIMEOUT; default 200ms or 2s (drawn). */
   readonly idleTimeout?: string;
+  /** FRAUDWATCH_PARTITION_BUFFER (at_least_once flow control); default 100, 1000 or 20000 (drawn). */
+  readonly partitionBuffer?: number;
   /** Start the daemons before producing (default true); false produces the whole log first. */
   readonly daemonsFirst?: boolean;
   /** Default { kind: 'random' }. */
@@ -169,6 +173,8 @@ export interface ChaosPlan {
   /** Partition weights for unkeyed records; undefined for keyed or evenly placed records. */
   readonly skewWeights: readonly number[] | undefined;
   readonly idleTimeout: string;
+  /** FRAUDWATCH_PARTITION_BUFFER; undefined for exactly_once runs. */
+  readonly partitionBuffer: number | undefined;
   readonly daemonsFirst: boolean;
   readonly chunks: readonly ChunkPlan[];
   /** Whether one chunk is a long burst after the longest pause. */
@@ -230,6 +236,8 @@ export interface ChaosRow {
   readonly repeated: number;
   /** Events the daemons scored behind their watermark. */
   readonly late: number;
+  /** at_least_once: partitions paused by flow control, as the running daemons count them (fraudwatch_partition_pauses_total). */
+  readonly pauses: number;
   /** Events the replay itself scored late (0 unless the lateness is below the log's disorder). */
   readonly referenceLate: number;
   /** Daemon processes that exited without being told to. */
@@ -342,6 +350,21 @@ export function lateInLogs(d: DaemonProcess): number {
   return late;
 }
 
+/** The sum of an unlabelled metric over these daemons (those that do not answer count 0). */
+async function metricSum(daemons: readonly DaemonProcess[], name: string): Promise<number> {
+  let total = 0;
+  for (const d of daemons) {
+    try {
+      const { body } = await httpGet(await d.port, '/metrics');
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(body);
+      total += m ? Number(m[1]) : 0;
+    } catch {
+      // a daemon that does not answer: counted 0
+    }
+  }
+  return total;
+}
+
 /** A running daemon's fraudwatch_late_events_total; undefined if it does not answer. */
 async function lateInMetrics(d: DaemonProcess): Promise<number | undefined> {
   try {
@@ -420,6 +443,8 @@ function planSetup(o: ChaosOptions, rulesLatenessMs: number) {
     logSeed: setup.int(1, 2 ** 31 - 1),
     // Last: drawing it earlier would change every other choice of the seeds run so far.
     inputKeyed: setup.chance(0.5),
+    // After it, for the same reason. 100 and 1,000 pause partitions often on these logs.
+    partitionBuffer: setup.pick([100, 1000, 20_000]),
   };
   const mode = o.mode ?? drawn.mode;
   if (mode === 'at_least_once' && o.instances !== undefined && o.instances !== 1) {
@@ -451,6 +476,7 @@ function planSetup(o: ChaosOptions, rulesLatenessMs: number) {
     inputKeyed,
     skewWeights: skewed ? weights : undefined,
     idleTimeout: o.idleTimeout ?? drawn.idleTimeout,
+    partitionBuffer: mode === 'at_least_once' ? (o.partitionBuffer ?? drawn.partitionBuffer) : undefined,
     daemonsFirst: o.daemonsFirst ?? true,
   };
 }
@@ -536,6 +562,7 @@ export function describePlan(p: ChaosPlan, lines: number, expected: number): str
   ].filter(Boolean);
   return (
     `seed ${p.seed}: ${p.mode} x${p.instances}, ${p.partitions} partition(s) ${input}, idle ${p.idleTimeout}, lateness ${formatDuration(p.latenessMs)}, ` +
+    (p.partitionBuffer !== undefined ? `partition buffer ${p.partitionBuffer}, ` : '') +
     `${p.daemonsFirst ? 'daemons first' : 'log first'}, ${p.chunks.length} chunk(s)${p.burst ? ' with a burst' : ''}; ` +
     `log seed ${p.logSeed}, ${p.accounts} accounts x ${p.days} days = ${lines} lines, ${expected} alerts expected; faults: ${faults.join('; ') || 'none'}`
   );
@@ -691,6 +718,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRow> {
     ...(plan.inputKeyed ? { FRAUDWATCH_INPUT_KEYED: 'account' } : {}),
     FRAUDWATCH_SESSION_TIMEOUT: '6s',
     FRAUDWATCH_IDLE_TIMEOUT: plan.idleTimeout,
+    ...(plan.partitionBuffer !== undefined ? { FRAUDWATCH_PARTITION_BUFFER: String(plan.partitionBuffer) } : {}),
     FRAUDWATCH_LOG_LEVEL: o.daemonLogLevel ?? 'info',
     ...(plan.latenessOverride ? { FRAUDWATCH_LATENESS: formatDuration(plan.latenessMs) } : {}),
   });
@@ -862,6 +890,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRow> {
     const twice = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
     differences = { missing, extra, twice };
     const late = await lateEvents(spawned);
+    const pauses = await metricSum(spawned.filter(running), 'fraudwatch_partition_pauses_total');
     const crashes = spawned.filter((d) => !meant.has(d) && !running(d)).length;
 
     if (missing.length > 0) failures.push(`${missing.length} expected alerts missing`);
@@ -890,6 +919,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRow> {
       duplicated: plan.mode === 'exactly_once' ? twice.length : 0,
       repeated: plan.mode === 'at_least_once' ? twice.length : 0,
       late,
+      pauses,
       referenceLate: log.referenceLate,
       crashes,
       seconds: 0,
