@@ -4,7 +4,8 @@ import { bindGeo, parseRules } from '../dist/config/rules.js';
 import { openLocator } from '../dist/geo/setting.js';
 import { replayLog } from '../dist/io/replay.js';
 
-const [path, rulesYaml = ''] = process.argv.slice(2);
+// A third argument `inline` decodes on the pipeline's thread (the row that shows what the decode thread buys).
+const [path, rulesYaml = '', mode = 'thread'] = process.argv.slice(2);
 const parsed = parseRules(rulesYaml, 'bench');
 // Loaded before the clock starts: the database load is a start-up cost, not a per-event one.
 // The rules' geo setting chooses it (geoip-lite by default), as in `fraudwatch replay`.
@@ -18,6 +19,7 @@ const r = await replayLog({
   path,
   rules,
   locator,
+  decodeThread: mode !== 'inline',
   onAlert: () => {
     alerts++;
   },
