@@ -230,6 +230,7 @@ export const loginRisk = defineDetector({
       keyKind: 'account',
       stateVersion: 1,
       retentionMs: historyMs,
+      consumes: ['login'],
       keyOf: (ev: FraudEvent) => (ev.type === 'login' && ev.success ? ev.accountId : undefined),
       onEvent(ev, state, ctx, emit) {
         if (ev.type !== 'login') return state;
