@@ -101,7 +101,7 @@ export interface EngineClock {
   readonly nextSweep: number;
 }
 
-/** What a sweep checks per detector of a kind, computed once per rules change. */
+/** What a sweep checks per detector of a kind, computed once per rules change (shortest retention first). */
 interface SweepRule {
   readonly slot: number;
   readonly retentionMs: number;
@@ -230,7 +230,8 @@ export class Engine {
     for (const kind of ['account', 'ip'] as const) {
       const plan = rules.detectors
         .filter((r) => r.detector.keyKind === kind)
-        .map((r) => ({ slot: DETECTOR_INDEX[r.id]!, retentionMs: r.detector.retentionMs, cooldownMs: r.cooldownMs }));
+        .map((r) => ({ slot: DETECTOR_INDEX[r.id]!, retentionMs: r.detector.retentionMs, cooldownMs: r.cooldownMs }))
+        .sort((a, b) => a.retentionMs - b.retentionMs);
       this.sweepRules[kind] = plan;
       this.minRetention[kind] = plan.reduce((m, r) => Math.min(m, r.retentionMs), Number.POSITIVE_INFINITY);
     }
@@ -407,16 +408,24 @@ export class Engine {
         const episodes = rec.episodes;
         // A key active within the shortest retention keeps every state: only episodes can close.
         if (idle <= minRetention && episodes === undefined) continue;
+        // Shortest retention first: the first detector whose retention the key is still within
+        // keeps its state, and so does every one after it (most keys stop at the first).
+        const states = rec.states;
         for (let i = 0; i < rules.length; i++) {
-          const { slot, retentionMs, cooldownMs } = rules[i]!;
-          if (idle > retentionMs && rec.states[slot] !== undefined) {
-            rec.states[slot] = undefined;
+          const { slot, retentionMs } = rules[i]!;
+          if (idle <= retentionMs) break;
+          if (states[slot] !== undefined) {
+            states[slot] = undefined;
             // The changelog must forget it too, or a restore would bring back state the live engine dropped.
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
-          const ep = episodes?.[slot];
+        }
+        if (episodes === undefined) continue;
+        for (let i = 0; i < rules.length; i++) {
+          const { slot, cooldownMs } = rules[i]!;
+          const ep = episodes[slot];
           if (ep !== undefined && (now - ep.last >= cooldownMs || now - ep.start >= this.episodeMaxMs)) {
-            episodes![slot] = undefined;
+            episodes[slot] = undefined;
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
         }
