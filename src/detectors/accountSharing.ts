@@ -287,6 +287,7 @@ export const accountSharing = defineDetector({
       stateVersion: 2,
       retentionMs: windowDays * DAY_MS,
       // Stops add no place or day that the session's start and heartbeats did not.
+      consumes: ['playback'],
       keyOf: (ev: FraudEvent) => (ev.type === 'playback' && ev.action !== 'stop' ? ev.accountId : undefined),
       onEvent(ev, state, ctx, emit) {
         if (ev.type !== 'playback') return state;

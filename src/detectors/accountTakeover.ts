@@ -73,6 +73,7 @@ export const accountTakeover = defineDetector({
       keyKind: 'account',
       stateVersion: 1,
       retentionMs: windowMs,
+      consumes: ['login', 'account_update'],
       keyOf(ev: FraudEvent) {
         if (ev.type === 'login') return ev.success ? ev.accountId : undefined;
         if (ev.type === 'account_update') return changes.has(ev.change) ? ev.accountId : undefined;

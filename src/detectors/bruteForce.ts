@@ -404,6 +404,7 @@ export const bruteForce = defineDetector({
       // 3: failures keep their source, successes are kept per source, and failing addresses are tracked.
       stateVersion: 3,
       retentionMs: keepMs,
+      consumes: ['login'],
       keyOf: (ev: FraudEvent) => (ev.type === 'login' ? ev.accountId : undefined),
       onEvent(ev, state, ctx, emit) {
         if (ev.type !== 'login') return state;

@@ -119,6 +119,7 @@ export const concurrentStreams = defineDetector({
       keyKind: 'account',
       stateVersion: 1,
       retentionMs: timeoutMs,
+      consumes: ['playback'],
       keyOf: (ev: FraudEvent) => (ev.type === 'playback' ? ev.accountId : undefined),
       onEvent(ev, state, _ctx, emit) {
         if (ev.type !== 'playback') return state;

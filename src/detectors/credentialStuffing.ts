@@ -386,6 +386,7 @@ export const credentialStuffing = defineDetector({
       keyKind: 'ip',
       stateVersion: 1,
       retentionMs: windowMs,
+      consumes: ['login'],
       keyOf(ev: FraudEvent) {
         if (ev.type !== 'login') return undefined;
         if (!o.prefixAggregation) return ev.ip;

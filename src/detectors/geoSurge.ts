@@ -61,6 +61,7 @@ export const geoSurge = defineDetector({
       keyKind: 'account',
       stateVersion: 2,
       retentionMs: windowMs,
+      consumes: ['login'],
       keyOf: (ev: FraudEvent) => (ev.type === 'login' && ev.success ? ev.accountId : undefined),
       onEvent(ev, state, ctx, emit) {
         const g = ctx.geo;

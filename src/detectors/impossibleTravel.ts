@@ -181,6 +181,7 @@ export const impossibleTravel = defineDetector({
       keyKind: 'account',
       stateVersion: 4,
       retentionMs: reachMs,
+      consumes: playbackFixes ? ['login', 'playback'] : ['login'],
       keyOf,
       onEvent(ev, state, ctx, emit) {
         const g = ctx.geo;

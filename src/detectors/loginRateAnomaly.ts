@@ -209,6 +209,7 @@ export const loginRateAnomaly = defineDetector({
       keyKind: 'account',
       stateVersion: 2,
       retentionMs,
+      consumes: ['login'],
       keyOf: (ev: FraudEvent) => (ev.type === 'login' ? ev.accountId : undefined),
       onEvent(ev, state, _ctx, emit) {
         if (ev.type !== 'login') return state;

@@ -125,7 +125,12 @@ function fnv1a24(text: string): number {
 }
 
 const keyOfEntry = (e: number): number => Math.floor(e / COUNT_RANGE);
-const countOfEntry = (e: number): number => e % COUNT_RANGE;
+/**
+ * `e % COUNT_RANGE`, exactly (e is a non-negative integer below 2^53 and COUNT_RANGE a power of
+ * two, so every step is exact), without the floating-point remainder: V8 calls out to C for a
+ * double `%`, and this ran several times per entry and login (the largest self cost of login_risk).
+ */
+const countOfEntry = (e: number): number => e - Math.floor(e / COUNT_RANGE) * COUNT_RANGE;
 const featureOfKey = (k: number): number => Math.floor(k / HASH_RANGE);
 
 /**
@@ -206,6 +211,8 @@ export const loginRisk = defineDetector({
       return f;
     };
 
+    /** Each feature's total count in the state being scored (one pass over it, not one per feature). */
+    const featureTotals: number[] = FEATURES.map(() => 0);
     const observe = (feature: number, value: string, hash = fnv1a24(value)): Observed => ({ feature, value, key: feature * HASH_RANGE + hash });
 
     /** Multiplies every count by the decay since lastTs; drops entries that decayed to nothing. */
@@ -230,6 +237,7 @@ export const loginRisk = defineDetector({
       keyKind: 'account',
       stateVersion: 1,
       retentionMs: historyMs,
+      consumes: ['login'],
       keyOf: (ev: FraudEvent) => (ev.type === 'login' && ev.success ? ev.accountId : undefined),
       onEvent(ev, state, ctx, emit) {
         if (ev.type !== 'login') return state;
@@ -256,12 +264,13 @@ export const loginRisk = defineDetector({
         seen.push(observe(F_HOUR, String(localHour), localHour));
 
         // Per feature: the value's count, and the feature's total (N), before this login.
-        const logins = total(s, F_HOUR);
+        totals(s, featureTotals);
+        const logins = featureTotals[F_HOUR]!;
         if (logins / COUNT_SCALE >= o.minLogins) {
           let score = 0;
           const parts: Contribution[] = [];
           for (const x of seen) {
-            const n = total(s, x.feature) / COUNT_SCALE;
+            const n = featureTotals[x.feature]! / COUNT_SCALE;
             if (n === 0) continue;
             let c: number;
             if (x.feature === F_HOUR) {
@@ -314,10 +323,14 @@ function count(s: State, key: number): number {
   return 0;
 }
 
-function total(s: State, feature: number): number {
-  let n = 0;
-  for (let i = FIRST; i < s.length; i++) if (featureOfKey(keyOfEntry(s[i]!)) === feature) n += countOfEntry(s[i]!);
-  return n;
+/** Fills `out` with each feature's total count: the sum of its entries' counts, in state order. */
+function totals(s: State, out: number[]): void {
+  out.fill(0);
+  for (let i = FIRST; i < s.length; i++) {
+    const e = s[i]!;
+    const k = keyOfEntry(e);
+    out[featureOfKey(k)]! += e - k * COUNT_RANGE;
+  }
 }
 
 /** Counts one login under `key`; a new value past `maxValues` of its feature replaces the least weighty one. */

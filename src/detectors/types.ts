@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { FraudEvent } from '../events/types.js';
+import type { EventType, FraudEvent } from '../events/types.js';
 import type { GeoLocator, GeoPoint } from '../geo/locator.js';
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
@@ -53,6 +53,14 @@ export interface Detector<S = unknown> {
   readonly stateVersion: number;
   /** How long after a key's last event its state is still worth keeping (event time, ms). */
   readonly retentionMs: number;
+  /**
+   * The event types `keyOf` can give a key for. The engine calls a detector only for events of
+   * these types (it precomputes, per type, the detectors to run), so most events skip most
+   * detectors without a call: nine events in ten are playback, which four detectors read. It
+   * must cover every type `keyOf` gives a key for; `keyOf` still returns undefined for the
+   * others, for callers that ask it directly (the exactly-once router).
+   */
+  readonly consumes: readonly EventType[];
   /**
    * The key this event is scored under, or undefined when the detector ignores the event. A
    * detector that aggregates at two levels (an address and its network) returns both keys; it

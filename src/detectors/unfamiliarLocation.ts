@@ -87,6 +87,7 @@ export const unfamiliarLocation = defineDetector({
       keyKind: 'account',
       stateVersion: 2,
       retentionMs: historyMs,
+      consumes: ['login'],
       keyOf: (ev: FraudEvent) => (ev.type === 'login' && ev.success ? ev.accountId : undefined),
       onEvent(ev, state, ctx, emit) {
         const g = ctx.geo;

@@ -518,6 +518,7 @@ export const viewingAnomaly = defineDetector({
       // 3: the day series holds each day's peak window, not its total.
       stateVersion: 3,
       retentionMs: windowMs + (baselineDays + 1) * DAY_MS,
+      consumes: ['playback'],
       keyOf: (ev: FraudEvent) => (ev.type === 'playback' ? ev.accountId : undefined),
       onEvent(ev, state, _ctx, emit) {
         if (ev.type !== 'playback') return state;

@@ -1,8 +1,8 @@
 import { toAlert, type Alert } from '../alerts/alert.js';
 import type { DetectorRule, Rules } from '../config/rules.js';
 import { DETECTOR_INDEX, SLOTS_PER_KIND } from '../detectors/registry.js';
-import { SEVERITY_RANK, type EventContext, type Finding, type KeyKind } from '../detectors/types.js';
-import type { FraudEvent } from '../events/types.js';
+import { SEVERITY_RANK, type Detector, type EventContext, type Finding, type KeyKind } from '../detectors/types.js';
+import { EVENT_TYPES, type EventType, type FraudEvent } from '../events/types.js';
 import type { GeoLocator, GeoPoint } from '../geo/locator.js';
 import { bump, type Stats } from './stats.js';
 
@@ -101,11 +101,18 @@ export interface EngineClock {
   readonly nextSweep: number;
 }
 
-/** What a sweep checks per detector of a kind, computed once per rules change. */
+/** What a sweep checks per detector of a kind, computed once per rules change (shortest retention first). */
 interface SweepRule {
   readonly slot: number;
   readonly retentionMs: number;
   readonly cooldownMs: number;
+}
+
+/** One detector to run on an event of some type: its rule, the detector, and its state slot. */
+interface Dispatch {
+  readonly rule: DetectorRule;
+  readonly detector: Detector;
+  readonly slot: number;
 }
 
 class Context implements EventContext {
@@ -121,10 +128,14 @@ class Context implements EventContext {
  */
 export class Engine {
   private rules: Rules;
-  /** The rules' detectors, restricted to `options.keyKind` when given. */
-  private detectors: readonly DetectorRule[];
-  /** State slot of each of `detectors` (a string-keyed lookup per detector and event is measurable). */
-  private slots: readonly number[] = [];
+  /**
+   * Per event type, the detectors that consume it (the rules' detectors, restricted to
+   * `options.keyKind` when given), in registry order: a composite reads the findings of the
+   * detectors before it on the same event. Built once per rules change, so an event calls only
+   * the detectors that read it (nine events in ten are playback, read by four of eleven), and
+   * the slot is resolved here, not by a string-keyed lookup per detector and event.
+   */
+  private dispatch: Readonly<Record<EventType, readonly Dispatch[]>>;
   private sweepRules: Record<KeyKind, readonly SweepRule[]> = { account: [], ip: [] };
   /** Per kind, the shortest detector retention: a key idle for less keeps all its states. */
   private minRetention: Record<KeyKind, number> = { account: 0, ip: 0 };
@@ -174,7 +185,7 @@ export class Engine {
     this.rules = rules;
     this.episodeMaxMs = rules.episodeMaxMs;
     this.limit = this.limitsOf(rules);
-    this.detectors = this.selectDetectors(rules);
+    this.dispatch = this.planDispatch(rules);
     this.ctx = new Context(locator);
     this.retention = this.computeRetention(rules);
     this.planSweeps(rules);
@@ -193,7 +204,7 @@ export class Engine {
     this.rules = rules;
     this.episodeMaxMs = rules.episodeMaxMs;
     this.limit = this.limitsOf(rules);
-    this.detectors = this.selectDetectors(rules);
+    this.dispatch = this.planDispatch(rules);
     this.retention = this.computeRetention(rules);
     this.planSweeps(rules);
   }
@@ -203,18 +214,24 @@ export class Engine {
     return { account: Math.ceil(rules.stateBudget.account / shares), ip: Math.ceil(rules.stateBudget.ip / shares) };
   }
 
-  private selectDetectors(rules: Rules): readonly DetectorRule[] {
+  private planDispatch(rules: Rules): Record<EventType, readonly Dispatch[]> {
     const kind = this.options.keyKind;
     const selected = kind === undefined ? rules.detectors : rules.detectors.filter((r) => r.detector.keyKind === kind);
-    this.slots = selected.map((r) => DETECTOR_INDEX[r.id]!);
-    return selected;
+    const plan = {} as Record<EventType, Dispatch[]>;
+    for (const type of EVENT_TYPES) {
+      plan[type] = selected
+        .filter((r) => r.detector.consumes.includes(type))
+        .map((rule) => ({ rule, detector: rule.detector, slot: DETECTOR_INDEX[rule.id]! }));
+    }
+    return plan;
   }
 
   private planSweeps(rules: Rules): void {
     for (const kind of ['account', 'ip'] as const) {
       const plan = rules.detectors
         .filter((r) => r.detector.keyKind === kind)
-        .map((r) => ({ slot: DETECTOR_INDEX[r.id]!, retentionMs: r.detector.retentionMs, cooldownMs: r.cooldownMs }));
+        .map((r) => ({ slot: DETECTOR_INDEX[r.id]!, retentionMs: r.detector.retentionMs, cooldownMs: r.cooldownMs }))
+        .sort((a, b) => a.retentionMs - b.retentionMs);
       this.sweepRules[kind] = plan;
       this.minRetention[kind] = plan.reduce((m, r) => Math.min(m, r.retentionMs), Number.POSITIVE_INFINITY);
     }
@@ -277,16 +294,14 @@ export class Engine {
     ctx.findings.length = 0;
     this.currentEvent = ev;
 
-    const detectors = this.detectors;
-    const slots = this.slots;
-    for (let i = 0; i < detectors.length; i++) {
-      const rule = detectors[i]!;
-      const det = rule.detector;
-      const keys = det.keyOf(ev);
+    const run = this.dispatch[ev.type];
+    for (let i = 0; i < run.length; i++) {
+      const { rule, detector, slot } = run[i]!;
+      const keys = detector.keyOf(ev);
       if (keys === undefined) continue;
       this.current = rule;
-      if (typeof keys === 'string') this.score(rule, slots[i]!, keys, ev);
-      else for (let k = 0; k < keys.length; k++) this.score(rule, slots[i]!, keys[k]!, ev);
+      if (typeof keys === 'string') this.score(rule, slot, keys, ev);
+      else for (let k = 0; k < keys.length; k++) this.score(rule, slot, keys[k]!, ev);
     }
     this.current = undefined;
     this.currentEvent = undefined;
@@ -393,16 +408,24 @@ export class Engine {
         const episodes = rec.episodes;
         // A key active within the shortest retention keeps every state: only episodes can close.
         if (idle <= minRetention && episodes === undefined) continue;
+        // Shortest retention first: the first detector whose retention the key is still within
+        // keeps its state, and so does every one after it (most keys stop at the first).
+        const states = rec.states;
         for (let i = 0; i < rules.length; i++) {
-          const { slot, retentionMs, cooldownMs } = rules[i]!;
-          if (idle > retentionMs && rec.states[slot] !== undefined) {
-            rec.states[slot] = undefined;
+          const { slot, retentionMs } = rules[i]!;
+          if (idle <= retentionMs) break;
+          if (states[slot] !== undefined) {
+            states[slot] = undefined;
             // The changelog must forget it too, or a restore would bring back state the live engine dropped.
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
-          const ep = episodes?.[slot];
+        }
+        if (episodes === undefined) continue;
+        for (let i = 0; i < rules.length; i++) {
+          const { slot, cooldownMs } = rules[i]!;
+          const ep = episodes[slot];
           if (ep !== undefined && (now - ep.last >= cooldownMs || now - ep.start >= this.episodeMaxMs)) {
-            episodes![slot] = undefined;
+            episodes[slot] = undefined;
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
         }
