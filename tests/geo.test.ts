@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import maxmind from 'maxmind';
 import { describe, expect, it } from 'vitest';
 import { isPreciseFix } from '../src/geo/distance.js';
-import { CachedLocator, GeoipLiteLocator, GeoipLiteProvider, geoipLiteInfo } from '../src/geo/locator.js';
+import { CachedLocator, GeoipLiteLocator, GeoipLiteProvider, geoipLiteInfo, type GeoProvider } from '../src/geo/locator.js';
 import { openMmdb, readMmdbMetadata } from '../src/geo/mmdb.js';
 import { openLocator } from '../src/geo/setting.js';
 import { cityRecord, writeMmdb, type MmdbNetwork } from './geoMmdbWriter.js';
@@ -138,3 +138,51 @@ describe('databases that cannot be used', () => {
   });
 });
 
+
+describe('the lookup cache', () => {
+  /** A provider that places every address of 10.x in one city, nothing else, and counts its calls. */
+  function counting(): GeoProvider & { calls: string[] } {
+    const calls: string[] = [];
+    return {
+      calls,
+      info: { provider: 'mmdb', build: 'test', databaseType: 'test' },
+      locate(ip) {
+        calls.push(ip);
+        return ip.startsWith('10.') ? { country: 'GB', region: 'ENG', city: 'London', lat: 51.5, lon: -0.13, accuracyKm: 20 } : null;
+      },
+    };
+  }
+
+  it('asks the database once per address while it stays in use, unplaced addresses included', () => {
+    const provider = counting();
+    const loc = new CachedLocator(provider, 4);
+    for (let round = 0; round < 5; round++) for (const ip of ['10.0.0.1', '192.0.2.9']) loc.lookup(ip);
+    expect(provider.calls).toEqual(['10.0.0.1', '192.0.2.9']);
+    expect(loc.lookup('192.0.2.9')).toBeNull();
+    expect(loc.lookup('10.0.0.1')).toMatchObject({ city: 'London' });
+  });
+
+  it('keeps an address used in the last generation and forgets one unused for two', () => {
+    const provider = counting();
+    const loc = new CachedLocator(provider, 4); // generations of 2 addresses
+    loc.lookup('10.0.0.1');
+    loc.lookup('10.0.0.2');
+    loc.lookup('10.0.0.3'); // a new generation: 1 and 2 are the older one
+    loc.lookup('10.0.0.1'); // found in the older generation, brought forward
+    loc.lookup('10.0.0.4'); // a new generation: 3 and 1 are the older one, 2 is gone
+    loc.lookup('10.0.0.1');
+    expect(provider.calls).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']);
+    loc.lookup('10.0.0.2');
+    expect(provider.calls).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.2']);
+  });
+
+  it('answers from the new data after a swap', () => {
+    const first = counting();
+    const loc = new CachedLocator(first, 100);
+    loc.lookup('10.0.0.1');
+    const second = counting();
+    loc.swap(second);
+    loc.lookup('10.0.0.1');
+    expect(second.calls).toEqual(['10.0.0.1']);
+  });
+});

@@ -213,7 +213,21 @@ export const loginRisk = defineDetector({
 
     /** Each feature's total count in the state being scored (one pass over it, not one per feature). */
     const featureTotals: number[] = FEATURES.map(() => 0);
-    const observe = (feature: number, value: string, hash = fnv1a24(value)): Observed => ({ feature, value, key: feature * HASH_RANGE + hash });
+    /*
+     * One login's features and their contributions, in scoring order: scratch reused by every
+     * login (onEvent never runs re-entrantly), so a login allocates nothing to be scored, and the
+     * evidence is built only for the few that alert. The allocations were the largest of replay.
+     */
+    const seen: Observed[] = FEATURES.map(() => ({ feature: 0, value: '', key: 0 }));
+    /** Bits each feature of `seen` contributed, NaN when the account has no history of it. */
+    const bitsOf: number[] = FEATURES.map(() => Number.NaN);
+    let seenCount = 0;
+    const observe = (feature: number, value: string, hash = fnv1a24(value)): void => {
+      const x = seen[seenCount++]!;
+      x.feature = feature;
+      x.value = value;
+      x.key = feature * HASH_RANGE + hash;
+    };
 
     /** Multiplies every count by the decay since lastTs; drops entries that decayed to nothing. */
     function decay(s: State, ts: number): State {
@@ -254,23 +268,25 @@ export const loginRisk = defineDetector({
         const tz = s[TZ] === TZ_UNKNOWN ? 0 : s[TZ]!;
         const localHour = Math.floor((((ev.ts + tz * HOUR_MS) % 86_400_000) + 86_400_000) % 86_400_000 / HOUR_MS);
 
-        const seen: Observed[] = [observe(F_NETWORK, networkPrefix(ev.ip, v4Bits, v6Bits))];
+        seenCount = 0;
+        observe(F_NETWORK, networkPrefix(ev.ip, v4Bits, v6Bits));
         if (g !== null) {
-          seen.push(observe(F_COUNTRY, g.country));
-          if (g.city !== '') seen.push(observe(F_CITY, `${g.city}, ${g.region}, ${g.country}`));
+          observe(F_COUNTRY, g.country);
+          if (g.city !== '') observe(F_CITY, `${g.city}, ${g.region}, ${g.country}`);
         }
-        if (ev.userAgent !== undefined) seen.push(observe(F_USER_AGENT, family(ev.userAgent)));
-        if (ev.deviceId !== undefined) seen.push(observe(F_DEVICE, ev.deviceId));
-        seen.push(observe(F_HOUR, String(localHour), localHour));
+        if (ev.userAgent !== undefined) observe(F_USER_AGENT, family(ev.userAgent));
+        if (ev.deviceId !== undefined) observe(F_DEVICE, ev.deviceId);
+        observe(F_HOUR, String(localHour), localHour);
 
         // Per feature: the value's count, and the feature's total (N), before this login.
         totals(s, featureTotals);
         const logins = featureTotals[F_HOUR]!;
         if (logins / COUNT_SCALE >= o.minLogins) {
           let score = 0;
-          const parts: Contribution[] = [];
-          for (const x of seen) {
+          for (let i = 0; i < seenCount; i++) {
+            const x = seen[i]!;
             const n = featureTotals[x.feature]! / COUNT_SCALE;
+            bitsOf[i] = Number.NaN;
             if (n === 0) continue;
             let c: number;
             if (x.feature === F_HOUR) {
@@ -282,9 +298,14 @@ export const loginRisk = defineDetector({
             const q = prior[x.feature]!;
             const bits = Math.log2((q * (n + alpha)) / (c + alpha * q));
             score += bits;
-            parts.push({ feature: FEATURES[x.feature]!, value: x.value, new: count(s, x.key) === 0, contribution: round(bits) });
+            bitsOf[i] = bits;
           }
           if (score >= o.mediumScore) {
+            const parts: Contribution[] = [];
+            for (let i = 0; i < seenCount; i++) {
+              const x = seen[i]!;
+              if (!Number.isNaN(bitsOf[i]!)) parts.push({ feature: FEATURES[x.feature]!, value: x.value, new: count(s, x.key) === 0, contribution: round(bitsOf[i]!) });
+            }
             const high = score >= o.highScore;
             const fresh = parts.filter((p) => p.new).map((p) => p.feature);
             emit({
@@ -311,7 +332,7 @@ export const loginRisk = defineDetector({
         }
 
         // Learned after scoring, alert or not (as Freeman's model does): the same device's next login is familiar.
-        for (const x of seen) s = add(s, x.key, maxValues);
+        for (let i = 0; i < seenCount; i++) s = add(s, seen[i]!.key, maxValues);
         return s;
       },
     };

@@ -395,19 +395,22 @@ export class Engine {
       const rules = this.sweepRules[kind];
       const minRetention = this.minRetention[kind];
       const changes = this.changes;
-      for (const [key, rec] of store) {
+      // forEach, not for-of: an entries iterator allocates a [key, record] pair per key visited,
+      // every key every hour (about a tenth of replay's allocations). Deleting the entry being
+      // visited is allowed in both.
+      store.forEach((rec, key) => {
         if (rec.lastTs < cutoff) {
           store.delete(key);
           if (changes !== undefined) {
             changes.dirty[kind].delete(key);
             changes.removed[kind].add(key);
           }
-          continue;
+          return;
         }
         const idle = now - rec.lastTs;
         const episodes = rec.episodes;
         // A key active within the shortest retention keeps every state: only episodes can close.
-        if (idle <= minRetention && episodes === undefined) continue;
+        if (idle <= minRetention && episodes === undefined) return;
         // Shortest retention first: the first detector whose retention the key is still within
         // keeps its state, and so does every one after it (most keys stop at the first).
         const states = rec.states;
@@ -420,7 +423,7 @@ export class Engine {
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
         }
-        if (episodes === undefined) continue;
+        if (episodes === undefined) return;
         for (let i = 0; i < rules.length; i++) {
           const { slot, cooldownMs } = rules[i]!;
           const ep = episodes[slot];
@@ -429,7 +432,7 @@ export class Engine {
             if (changes !== undefined) changes.dirty[kind].add(key);
           }
         }
-      }
+      });
     }
   }
 
