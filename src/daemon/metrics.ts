@@ -64,16 +64,8 @@ export class DaemonMetrics {
   readonly lag = new Gauge({ name: 'fraudwatch_consumer_lag', help: 'Messages behind the partition high watermark', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly ready = new Gauge({ name: 'fraudwatch_ready', help: '1 when joined to the group and consuming', registers: [this.registry] });
   readonly buffered = new Gauge({ name: 'fraudwatch_reorder_buffered_events', help: 'Events waiting in the event-time reorder buffer', registers: [this.registry] });
-  readonly pausedPartitions = new Gauge({
-    name: 'fraudwatch_paused_partitions',
-    help: 'Input partitions paused by flow control: too many of their events wait in the reorder buffer while another partition holds event time back',
-    registers: [this.registry],
-  });
-  readonly partitionPauses = new Counter({
-    name: 'fraudwatch_partition_pauses_total',
-    help: 'Times an input partition was paused by flow control',
-    registers: [this.registry],
-  });
+  readonly pausedPartitions = new Gauge({ name: 'fraudwatch_paused_partitions', help: 'Input partitions paused by flow control (too many of their events wait in the reorder buffer)', registers: [this.registry] });
+  readonly partitionPauses = new Counter({ name: 'fraudwatch_partition_pauses_total', help: 'Times an input partition was paused by flow control', registers: [this.registry] });
   private readonly evictions = new Counter({
     name: 'fraudwatch_state_evictions_total',
     help: "Keys evicted, by kind, to keep detector state within the rules' stateBudget (an evicted key starts again with no history)",

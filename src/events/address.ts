@@ -23,28 +23,37 @@ const MAX_ADDRESS_LENGTH = 45;
  * quad is already canonical, so most events never go further.
  */
 export function isDottedQuad(s: string): boolean {
+  return dottedQuadValue(s) >= 0;
+}
+
+/**
+ * The 32-bit value of a strict dotted quad (four decimal octets 0–255, no leading zeros), or -1
+ * for any other text, which then takes the general paths (node's isIP here; ipaddr's parse in
+ * networkPrefix, which would read leading zeros as octal).
+ */
+export function dottedQuadValue(s: string): number {
   const n = s.length;
-  if (n < 7 || n > 15) return false;
+  if (n < 7 || n > 15) return -1;
+  let value = 0;
   let octets = 0;
   let i = 0;
-  while (i < n) {
+  for (;;) {
     const start = i;
-    let value = 0;
+    let octet = 0;
     while (i < n) {
       const d = s.charCodeAt(i) - 48;
       if (d < 0 || d > 9) break;
-      value = value * 10 + d;
+      octet = octet * 10 + d;
       i++;
     }
     const len = i - start;
-    if (len === 0 || len > 3 || value > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
+    if (len === 0 || len > 3 || octet > 255 || (len > 1 && s.charCodeAt(start) === 48)) return -1;
+    value = value * 256 + octet;
     octets++;
-    if (i === n) break;
-    if (s.charCodeAt(i) !== 46 || octets === 4) return false;
+    if (i === n) return octets === 4 ? value : -1;
+    if (s.charCodeAt(i) !== 46 || octets === 4) return -1;
     i++;
-    if (i === n) return false;
   }
-  return octets === 4;
 }
 
 /**

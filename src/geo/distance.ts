@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { dottedQuadValue } from '../events/address.js';
 import type { GeoPoint } from './locator.js';
 
 const EARTH_RADIUS_KM = 6371.0088;
@@ -72,33 +73,4 @@ export function networkPrefix(ip: string, v4Bits = 24, v6Bits = 48): string {
     bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
   }
   return `${ipaddr.fromByteArray(bytes).toString()}/${bits}`;
-}
-
-/**
- * The 32-bit value of a strict dotted quad (four decimal octets 0–255, no leading zeros), or -1
- * for any other text, which takes ipaddr's general path (it reads leading zeros as octal).
- */
-function dottedQuadValue(s: string): number {
-  const n = s.length;
-  if (n < 7 || n > 15) return -1;
-  let value = 0;
-  let octets = 0;
-  let i = 0;
-  for (;;) {
-    const start = i;
-    let octet = 0;
-    while (i < n) {
-      const d = s.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) break;
-      octet = octet * 10 + d;
-      i++;
-    }
-    const len = i - start;
-    if (len === 0 || len > 3 || octet > 255 || (len > 1 && s.charCodeAt(start) === 48)) return -1;
-    value = value * 256 + octet;
-    octets++;
-    if (i === n) return octets === 4 ? value : -1;
-    if (s.charCodeAt(i) !== 46 || octets === 4) return -1;
-    i++;
-  }
 }
