@@ -290,11 +290,12 @@ export class Engine {
     // and dead-letters it) must not have its findings raised with the next event.
     this.pending.length = 0;
     const ctx = this.ctx;
-    ctx.geo = ev.ip === undefined ? null : this.locator.lookup(ev.ip);
+    const run = this.dispatch[ev.type];
+    // No detector reads this type (playback with brute_force alone): no lookup for nobody.
+    ctx.geo = ev.ip === undefined || run.length === 0 ? null : this.locator.lookup(ev.ip);
     ctx.findings.length = 0;
     this.currentEvent = ev;
 
-    const run = this.dispatch[ev.type];
     for (let i = 0; i < run.length; i++) {
       const { rule, detector, slot } = run[i]!;
       const keys = detector.keyOf(ev);
