@@ -48,7 +48,11 @@ const PRODUCE_CHUNK_BYTES = 512 * 1024;
  * Kafka Streams commits on an interval too (commit.interval.ms).
  */
 const COMMIT_INTERVAL_MS = 100;
-/** kafkajs's isStale() builds a string per call: checked once per this many messages. */
+/**
+ * kafkajs's isStale() builds a string per call. The batch loop never awaits, so nothing can seek
+ * or revoke the partition while it runs and the first check of a batch decides; checking every
+ * this many messages keeps the loop safe should it ever await.
+ */
 const STALE_CHECK_EVERY = 256;
 
 /**
@@ -161,6 +165,8 @@ export class Daemon extends KafkaService {
     // Wait at most 1 s for data: bounds fetch latency when traffic is thin and makes the
     // FETCH event a heartbeat of broker reachability for /readyz.
     const consumer = this.newConsumer({ maxWaitTimeInMs: 1000 });
+    // A new consumer (a restart after a crash) fetches every partition: nothing of it is paused.
+    this.paused.clear();
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       // A batch of transaction markers or aborted records only never reaches eachBatch, but the
       // fetch position moved past it: without this a quiet partition written with transactions

@@ -46,9 +46,9 @@ export interface ReplayResult {
 }
 
 /**
- * The file front door: lines → decode (on a thread of its own) → Pipeline, one source, no wall clock. The whole log is
- * one stream, so the watermark is simply the newest time seen less the lateness, and the end of
- * the file flushes the reorder buffer.
+ * The file front door: lines → decode (on a thread of its own) → Pipeline, one source, no wall
+ * clock. The whole log is one stream, so the watermark is simply the newest time seen less the
+ * lateness, and the end of the file flushes the reorder buffer.
  */
 export async function replayLog(opts: ReplayOptions): Promise<ReplayResult> {
   const started = performance.now();
