@@ -17,8 +17,8 @@ import {
  * plus the strings: each distinct string (an account, an address, a device, a user agent, a
  * session, a title) crosses once and is referred to by its index in a table both sides keep in
  * step, and only eventIds, unique per event, cross every time. Rebuilding an event on the other
- * side is then one string and one object. The table also means both threads share one string
- * object per account, whose hash V8 computes once.
+ * side is then one string and one object. The table also means the pipeline's thread uses one
+ * string object per account, whose hash V8 computes once.
  */
 
 /** Record kinds in a batch. */
