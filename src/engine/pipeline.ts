@@ -151,7 +151,7 @@ export class Pipeline<T = undefined> {
       this.release(ev, tag);
       return;
     }
-    this.buffer.push(ev, tag);
+    this.buffer.push(ev, tag, source);
     this.drain();
   }
 

@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { decodeEvent } from '../events/decode.js';
 import type { DecodeResult } from '../events/types.js';
 import { ERRORS, FraudwatchError, type ErrorCode } from '../errors.js';
 import type { DecodeThreadMessage } from './decodeThread.js';
 import { BatchReader } from './eventBatch.js';
 import { forEachLine, logSize, openLog } from './lines.js';
+import { startWorker } from './thread.js';
 
 /** Called for each non-blank line, in order: its decoded record, its number, and its text when invalid. */
 export type OnRecord = (result: DecodeResult, lineNumber: number, text: string | undefined) => void;
@@ -21,21 +19,6 @@ export interface DecodeLogOptions {
   readonly thread?: boolean;
   /** After each chunk's lines: the chunk's bytes (progress). May return a promise: reading waits for it. */
   readonly afterChunk?: (bytes: number) => void | Promise<void>;
-}
-
-/**
- * Starts the decode thread: its module is next to this one once built. Running from the
- * TypeScript sources (the test suite), it is a .ts file, loaded through tsx's loader, which a
- * worker must register itself (a worker takes no --import).
- */
-function startThread(path: string): Worker | undefined {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const url = new URL('./decodeThread.ts', here).href;
-    return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url)}); });`, { eval: true, workerData: { path } });
-  }
-  const url = new URL('./decodeThread.js', here);
-  return existsSync(fileURLToPath(url)) ? new Worker(url, { workerData: { path } }) : undefined;
 }
 
 /**
@@ -56,7 +39,7 @@ export async function decodeLog(path: string, onRecord: OnRecord, options: Decod
   if (path === '-' || options.thread === false) return inline();
   // The same check openLog makes, here, so a missing file fails before a thread starts.
   logSize(path);
-  const worker = startThread(path);
+  const worker = startWorker(import.meta.url, 'decodeThread', { path });
   if (worker === undefined) return inline();
   const reader = new BatchReader();
   const queue: (DecodeThreadMessage | { type: 'crash'; error: Error })[] = [];
