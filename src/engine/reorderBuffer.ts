@@ -68,39 +68,40 @@ class SourceQueue<T> {
   readonly strays = new EntryHeap<T>();
   /** Index in the merge heap, or −1 while empty. */
   pos = -1;
+  /** The least entry (undefined while empty): read at every level of the merge heap, so kept. */
+  least: Entry<T> | undefined;
 
-  get empty(): boolean {
-    return this.head === this.run.length && this.strays.items.length === 0;
-  }
-
-  /** The least entry; the queue is not empty. */
-  min(): Entry<T> {
-    const r = this.head < this.run.length ? this.run[this.head] : undefined;
-    const s = this.strays.items[0];
-    if (r === undefined) return s!;
-    return s !== undefined && before(s, r) ? s : r;
-  }
-
-  add(entry: Entry<T>): void {
+  /** Adds an entry; true when it is the queue's new least. */
+  add(entry: Entry<T>): boolean {
     const run = this.run;
     if (this.head === run.length || !before(entry, run[run.length - 1]!)) run.push(entry);
     else this.strays.push(entry);
+    if (this.least !== undefined && !before(entry, this.least)) return false;
+    this.least = entry;
+    return true;
   }
 
+  /** Takes the least entry; the queue is not empty. */
   take(): Entry<T> {
-    const r = this.head < this.run.length ? this.run[this.head] : undefined;
-    const s = this.strays.items[0];
-    if (r === undefined || (s !== undefined && before(s, r))) return this.strays.pop();
-    this.run[this.head++] = undefined as unknown as Entry<T>;
-    if (this.head === this.run.length) {
-      this.run = [];
-      this.head = 0;
-    } else if (this.head >= 4096 && this.head * 2 >= this.run.length) {
-      // Drop the taken prefix once it is most of the array: amortised O(1) per entry.
-      this.run = this.run.slice(this.head);
-      this.head = 0;
+    const top = this.least!;
+    const strays = this.strays.items;
+    if (strays[0] === top) {
+      this.strays.pop();
+    } else {
+      this.run[this.head++] = undefined as unknown as Entry<T>;
+      if (this.head === this.run.length) {
+        this.run = [];
+        this.head = 0;
+      } else if (this.head >= 4096 && this.head * 2 >= this.run.length) {
+        // Drop the taken prefix once it is most of the array: amortised O(1) per entry.
+        this.run = this.run.slice(this.head);
+        this.head = 0;
+      }
     }
-    return r;
+    const r = this.head < this.run.length ? this.run[this.head] : undefined;
+    const s = strays[0];
+    this.least = r === undefined ? s : s !== undefined && before(s, r) ? s : r;
+    return top;
   }
 }
 
@@ -131,22 +132,20 @@ export class ReorderBuffer<T = undefined> {
     if (q === undefined) this.queues.set(source, (q = new SourceQueue<T>()));
     const entry: Entry<T> = { event, tag, seq: this.seq++ };
     this.count++;
+    const least = q.add(entry);
     if (q.pos < 0) {
-      q.add(entry);
       q.pos = this.merge.length;
       this.merge.push(q);
       this.siftUp(q.pos);
-      return;
+    } else if (least) {
+      // Only a new least entry moves the queue towards the root.
+      this.siftUp(q.pos);
     }
-    const least = q.min();
-    q.add(entry);
-    // Only a new least entry moves the queue towards the root.
-    if (before(entry, least)) this.siftUp(q.pos);
   }
 
   /** The earliest buffered event's time, or +Infinity when empty. */
   peekTs(): number {
-    return this.merge.length > 0 ? this.merge[0]!.min().event.ts : Number.POSITIVE_INFINITY;
+    return this.merge.length > 0 ? this.merge[0]!.least!.event.ts : Number.POSITIVE_INFINITY;
   }
 
   pop(): Entry<T> | undefined {
@@ -155,7 +154,7 @@ export class ReorderBuffer<T = undefined> {
     const q = merge[0]!;
     const top = q.take();
     this.count--;
-    if (q.empty) {
+    if (q.least === undefined) {
       q.pos = -1;
       const last = merge.pop()!;
       if (last !== q) {
@@ -180,11 +179,11 @@ export class ReorderBuffer<T = undefined> {
   private siftUp(i: number): void {
     const merge = this.merge;
     const q = merge[i]!;
-    const least = q.min();
+    const least = q.least!;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = merge[parent]!;
-      if (!before(least, p.min())) break;
+      if (!before(least, p.least!)) break;
       merge[i] = p;
       p.pos = i;
       i = parent;
@@ -197,15 +196,15 @@ export class ReorderBuffer<T = undefined> {
     const merge = this.merge;
     const n = merge.length;
     const q = merge[i]!;
-    const least = q.min();
+    const least = q.least!;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
       let c = l;
-      let cMin = merge[l]!.min();
+      let cMin = merge[l]!.least!;
       if (r < n) {
-        const rMin = merge[r]!.min();
+        const rMin = merge[r]!.least!;
         if (before(rMin, cMin)) {
           c = r;
           cMin = rMin;
