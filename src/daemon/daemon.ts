@@ -64,10 +64,10 @@ const PRODUCE_CHUNK_BYTES = 512 * 1024;
 const COMMIT_INTERVAL_MS = 100;
 /**
  * Fetched records handed on for decoding and scoring but not scored yet: beyond this, kafkajs's
- * batch callback waits before it returns, and so before the next fetch. Enough for one whole
- * fetch (six partitions of 1 MB) to be decoded while the previous one is scored.
+ * batch callback waits before it returns, and so before the next fetch. Measured on a 5M-event
+ * backlog: 10,000, 20,000 and 50,000 ran as fast; 50,000 peaked 115 MB higher than 10,000.
  */
-const MAX_IN_FLIGHT_RECORDS = 50_000;
+const MAX_IN_FLIGHT_RECORDS = 20_000;
 /**
  * kafkajs fetches again as soon as the batch callbacks return, before those batches are scored,
  * so the fetch under way leaves out a partition that flow control resumes while scoring them;
