@@ -62,8 +62,15 @@ async function committedTotal(admin, groupId, topic) {
   return r[0].partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 }
 
+/** The node flags `fraudwatch` runs with: those on the launcher's #! line (the image's CMD has the same). */
+export function launcherNodeFlags() {
+  const first = readFileSync('bin/fraudwatch.js', 'utf8').split('\n', 1)[0];
+  return first.replace(/^#!\S*env\s+(-S\s+)?node\b/, '').trim().split(/\s+/).filter(Boolean);
+}
+
+/** Starts `fraudwatch run` as the `fraudwatch` command does (its node flags), plus `nodeArgs`. */
 export function spawnDaemon(env, nodeArgs = []) {
-  const proc = spawn(process.execPath, [...nodeArgs, 'bin/fraudwatch.js', 'run'], { env: { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...launcherNodeFlags(), ...nodeArgs, 'bin/fraudwatch.js', 'run'], { env: { ...process.env, FRAUDWATCH_HTTP_PORT: '0', FRAUDWATCH_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout.on('data', (c) => (log += c));
   proc.stderr.on('data', (c) => (log += c));

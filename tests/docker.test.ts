@@ -84,7 +84,11 @@ describe('Dockerfile', () => {
   it('starts node itself, in exec form, with no rules flag: the rules come from FRAUDWATCH_RULES', () => {
     const cmd = final.filter((i) => i.keyword === 'CMD');
     expect(cmd).toHaveLength(1);
-    expect(execForm(cmd[0]!.args)).toEqual(['node', 'bin/fraudwatch.js', 'run']);
+    // With the node flags the `fraudwatch` command runs with (the launcher's #! line).
+    const shebang = readFileSync('bin/fraudwatch.js', 'utf8').split('\n', 1)[0]!;
+    const flags = /^#!\/usr\/bin\/env -S node((?: --[a-z-]+=\S+)*)$/.exec(shebang)?.[1]?.trim().split(' ') ?? [];
+    expect(flags).toContain('--max-semi-space-size=64');
+    expect(execForm(cmd[0]!.args)).toEqual(['node', ...flags, 'bin/fraudwatch.js', 'run']);
     // An ENTRYPOINT of its own could put a shell or npm in front of node, or add flags.
     expect(final.filter((i) => i.keyword === 'ENTRYPOINT')).toEqual([]);
     for (const ins of final) expect(ins.args).not.toMatch(/--rules\b/);
