@@ -4,20 +4,32 @@ import type { FraudEvent } from '../src/events/types.js';
 
 const ev = (ts: number, eventId: string) => ({ type: 'login', eventId, ts, accountId: 'a', ip: '192.0.2.1', success: true }) as FraudEvent;
 
+/** A seeded LCG: integers in [0, n). */
+function lcg(seed: number): (n: number) => number {
+  return (n) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+}
+
+/**
+ * The reference: the entries pushed (by tag, their index), those still buffered, and the least
+ * of those found by a plain scan in release order.
+ */
+function reference() {
+  const pushed: { ts: number; id: string }[] = [];
+  const buffered = new Set<number>();
+  const less = (a: number, b: number) => {
+    const x = pushed[a]!;
+    const y = pushed[b]!;
+    return x.ts !== y.ts ? x.ts < y.ts : x.id !== y.id ? x.id < y.id : a < b;
+  };
+  const least = () => [...buffered].reduce((m, t) => (less(t, m) ? t : m));
+  return { pushed, buffered, least };
+}
+
 describe('ReorderBuffer', () => {
   it('releases by (ts, eventId), then arrival, whatever the push and pop interleaving', () => {
-    let seed = 3;
-    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const rnd = lcg(3);
     const buf = new ReorderBuffer<number>();
-    const pushed: { ts: number; id: string }[] = [];
-    const less = (a: number, b: number) => {
-      const x = pushed[a]!;
-      const y = pushed[b]!;
-      return x.ts !== y.ts ? x.ts < y.ts : x.id !== y.id ? x.id < y.id : a < b;
-    };
-    // The reference: what is buffered, and its least entry found by a plain scan.
-    const buffered = new Set<number>();
-    const least = () => [...buffered].reduce((m, t) => (less(t, m) ? t : m));
+    const { pushed, buffered, least } = reference();
     let pops = 0;
     for (let i = 0; i < 3000; i++) {
       // Few distinct times and ids, so ties on ts and on (ts, eventId) are common.
@@ -44,15 +56,9 @@ describe('ReorderBuffer', () => {
   });
 
   it('merges sources in order whatever their own order: in order, bounded disorder, reversed, shuffled, empty and refilled', () => {
-    let seed = 11;
-    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const rnd = lcg(11);
     const buf = new ReorderBuffer<number>();
-    const pushed: { ts: number; id: string }[] = [];
-    const less = (a: number, b: number) => {
-      const x = pushed[a]!;
-      const y = pushed[b]!;
-      return x.ts !== y.ts ? x.ts < y.ts : x.id !== y.id ? x.id < y.id : a < b;
-    };
+    const { pushed, buffered, least } = reference();
     // Per source, the next event time: each source has its own way of being out of order.
     const clocks = [0, 0, 0, 0, 0];
     const nextTs = (s: number): number => {
@@ -63,8 +69,6 @@ describe('ReorderBuffer', () => {
       if (s === 3) return rnd(20_000); // shuffled
       return clocks[4]! - (rnd(50) === 0 ? 5_000 : 0); // in order with rare very late events
     };
-    const buffered = new Set<number>();
-    const least = () => [...buffered].reduce((m, t) => (less(t, m) ? t : m));
     let pops = 0;
     for (let i = 0; i < 6000; i++) {
       // Bursts from one source at a time, as partition batches come.
