@@ -13,6 +13,7 @@ import type { FraudwatchError } from '../errors.js';
 import { GeoBinding } from '../geo/live.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { createKafka } from '../kafka/client.js';
+import { RecordDecoder, type DecodedRecords } from '../kafka/recordDecoder.js';
 import { readChangelog } from './changelog.js';
 import { progressMarkers, repartitionBatch, repartitionRoute, type RepartitionRoute } from './repartition.js';
 import { StateTask, type DrainedCheck } from './task.js';
@@ -129,6 +130,8 @@ export class StreamsRunner extends KafkaService {
   /** Bumped on every group join: tells a waiting task whether the group moved on meanwhile. */
   private generation = 0;
   private producersHealthy = true;
+  /** Co-partitioned input's values are decoded on a thread of their own (src/kafka/recordDecoder.ts). */
+  private readonly decoder: RecordDecoder;
   protected readonly shutdownTimeoutMessage =
     'shutdown took longer than 10 s; exiting without a clean disconnect (the next owner of each partition restores from the last commit)';
 
@@ -150,6 +153,7 @@ export class StreamsRunner extends KafkaService {
     this.evictionLog = new EvictionLog(log);
     this.metrics.rulesInfo.set({ version: this.rules.version }, 1);
     this.geo.attach(this.metrics, () => this.applyRules(this.geo.rules));
+    this.decoder = new RecordDecoder(log);
   }
 
   protected startInfo(): Record<string, unknown> {
@@ -167,6 +171,7 @@ export class StreamsRunner extends KafkaService {
       // Commits what idle flushes scored since; events still buffered stay uncommitted.
       ['final commits', () => Promise.all([...this.tasks.values()].map((t) => this.exclusive(t, () => (t.state === undefined ? this.commitStage1(t) : this.commitState(t)))))],
       ['producers', () => Promise.all([...this.tasks.values()].map((t) => this.closeTask(t, 'shutdown')))],
+      ['decode thread', () => this.decoder.close()],
     ];
   }
 
@@ -471,13 +476,22 @@ export class StreamsRunner extends KafkaService {
       if (fetched > t.seekTo) this.log.error({ task: t.id, from: t.seekTo, fetched, code: 'FW_INTERNAL' }, 'records between the committed offset and the fetch position are gone (topic retention?)');
       t.seekTo = undefined;
     }
+    // A keyed task reads the input itself: its batch is decoded on the decode thread while this
+    // thread scores the batches of the other tasks in flight (partitionsConsumedConcurrently),
+    // and awaited inside the task's turn, where a wait on the task's lock already was.
+    const decoded = t.keyed ? this.decoder.decode(batch.messages.map((m) => m.value)) : undefined;
     await this.exclusive(t, async () => {
       if (t.closed) return;
+      let records: DecodedRecords | undefined;
+      if (decoded !== undefined) {
+        records = await decoded;
+        if (t.closed) return;
+      }
       const started = performance.now();
       try {
         if (t.stage === 'repartition') await this.repartition(t, batch.messages, Number(batch.lastOffset()) + 1);
         else {
-          t.state!.handle(batch.messages, t.keyed ? Number(batch.lastOffset()) + 1 : undefined);
+          t.state!.handle(batch.messages, t.keyed ? Number(batch.lastOffset()) + 1 : undefined, records?.results);
           if (this.commitDue(t, t.state!.pendingRecords())) await this.commitState(t);
         }
       } catch (err) {

@@ -5,7 +5,7 @@ import type { Rules } from '../config/rules.js';
 import type { KeyKind } from '../detectors/types.js';
 import { Pipeline } from '../engine/pipeline.js';
 import { decodeEvent } from '../events/decode.js';
-import type { FraudEvent } from '../events/types.js';
+import type { DecodeResult, FraudEvent } from '../events/types.js';
 import type { GeoLocator } from '../geo/locator.js';
 import { processingErrorDeadLetter, ProcessingErrorLog } from '../kafka/deadLetter.js';
 import type { PartitionLog } from './changelog.js';
@@ -263,10 +263,12 @@ export class StateTask {
   /**
    * Feeds a fetched batch into the pipeline (the caller commits afterwards). `end`: keyed input
    * only, the offset past the batch's transaction markers and aborted records (see the runner).
+   * `decoded`: keyed input only, what decodeEvent gives for each message's value, decoded on the
+   * decode thread (src/kafka/recordDecoder.ts); decoded here when absent.
    */
-  handle(messages: readonly KafkaMessage[], end?: number): void {
+  handle(messages: readonly KafkaMessage[], end?: number, decoded?: readonly DecodeResult[]): void {
     if (this.o.keyed !== undefined) {
-      this.handleInput(messages, end, this.o.keyed);
+      this.handleInput(messages, end, this.o.keyed, decoded);
       return;
     }
     const now = Date.now();
@@ -316,14 +318,15 @@ export class StateTask {
    * Valid records keyed by their accountId, in the partition that key hashes to, are scored
    * like events read back from the account repartition topic.
    */
-  private handleInput(messages: readonly KafkaMessage[], end: number | undefined, k: KeyedInput): void {
+  private handleInput(messages: readonly KafkaMessage[], end: number | undefined, k: KeyedInput, decoded: readonly DecodeResult[] | undefined): void {
     const now = Date.now();
     const receivedAt = performance.now();
     const route = k.route();
     const { topology, stats } = k;
     const p = this.o.partition;
     const dlq = this.o.dlqTopic ?? `${this.o.inputTopic}.dlq`;
-    for (const m of messages) {
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
       const offset = Number(m.offset);
       if (offset < this.next) continue;
       this.next = offset + 1;
@@ -338,7 +341,7 @@ export class StateTask {
         continue;
       }
       const raw = m.value === null ? '' : m.value.toString('utf8');
-      const result = decodeEvent(raw);
+      const result = decoded?.[i] ?? decodeEvent(raw);
       if (!result.ok) {
         if (route1) {
           stats.countInvalid(result.reason);
