@@ -1,5 +1,6 @@
 /*
- * The at-least-once daemon's decode thread: decodes the values of fetched records (the same
+ * The Kafka daemons' decode thread (the at-least-once daemon, and the exactly-once runner's
+ * tasks reading co-partitioned input): decodes the values of fetched records (the same
  * decoder as everywhere, src/events/decode.ts) and posts them back as one columnar batch
  * (src/io/eventBatch.ts) per fetched partition batch, in the order they were sent
  * (src/kafka/recordDecoder.ts is the other side).
